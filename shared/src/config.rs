@@ -1,0 +1,71 @@
+//! What a function builds once at start-up: configuration from the environment and the clients.
+
+use aws_config::BehaviorVersion;
+
+use crate::store::{CursorSigner, Store};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is not set")]
+    Missing(&'static str),
+    #[error("environment variable {0} is invalid: {1}")]
+    Invalid(&'static str, &'static str),
+}
+
+/// Everything a handler needs, built once per Lambda instance.
+#[derive(Clone, Debug)]
+pub struct AppContext {
+    pub store: Store,
+}
+
+const MIN_SIGNING_KEY: usize = 32;
+
+fn required(name: &'static str) -> Result<String, ConfigError> {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .ok_or(ConfigError::Missing(name))
+}
+
+impl AppContext {
+    /// Reads `TABLE_NAME` and `CURSOR_SIGNING_KEY`; the AWS SDK reads its own variables,
+    /// including `AWS_ENDPOINT_URL` for a local endpoint.
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        let table = required("TABLE_NAME")?;
+        let key = required("CURSOR_SIGNING_KEY")?;
+        let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
+        let client = aws_sdk_dynamodb::Client::new(&sdk);
+        Self::with_client(client, table, key.as_bytes())
+    }
+
+    pub fn with_client(
+        client: aws_sdk_dynamodb::Client,
+        table: String,
+        signing_key: &[u8],
+    ) -> Result<Self, ConfigError> {
+        if signing_key.len() < MIN_SIGNING_KEY {
+            return Err(ConfigError::Invalid(
+                "CURSOR_SIGNING_KEY",
+                "must be at least 32 bytes",
+            ));
+        }
+        let cursors = CursorSigner::new(signing_key)
+            .ok_or(ConfigError::Invalid("CURSOR_SIGNING_KEY", "must not be empty"))?;
+        Ok(AppContext {
+            store: Store::new(client, table, cursors),
+        })
+    }
+}
+
+/// JSON logs to stdout, where Lambda sends them to CloudWatch; `RUST_LOG` sets the level.
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // A second call (tests build several contexts) finds a subscriber in place; that is fine.
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_current_span(false)
+        .try_init();
+}

@@ -1,0 +1,71 @@
+//! Agreements: create, read, list with filters, deactivate, history.
+
+use std::sync::Arc;
+
+use http::StatusCode;
+use lambda_http::Request;
+use serde::Deserialize;
+
+use crate::error::ServiceResult;
+use crate::http::request::{if_match, json, optional_json, path, query, staff};
+use crate::http::Reply;
+use crate::model::AgreementFilter;
+use crate::services::agreements::{self, parse_status};
+use crate::services::filter_id;
+use crate::AppContext;
+
+pub async fn create_agreement(ctx: Arc<AppContext>, request: Request) -> ServiceResult<Reply> {
+    let caller = staff(&request)?;
+    let agreement = agreements::create_agreement(&ctx.store, &caller, json(&request)?).await?;
+    Reply::created(
+        &agreement,
+        agreement.version,
+        format!("/agreements/{}", agreement.id),
+    )
+}
+
+pub async fn get_agreement(ctx: Arc<AppContext>, request: Request) -> ServiceResult<Reply> {
+    let caller = staff(&request)?;
+    let agreement = agreements::get_agreement(&ctx.store, &caller, &path(&request, "id")?).await?;
+    Reply::record(StatusCode::OK, &agreement, agreement.version)
+}
+
+pub async fn list_agreements(ctx: Arc<AppContext>, request: Request) -> ServiceResult<Reply> {
+    let caller = staff(&request)?;
+    let q = query(&request, &["account_id", "template_id", "provider_id", "status"])?;
+    let filter = AgreementFilter {
+        account_id: filter_id(q.get("account_id").as_deref(), "account_id")?,
+        template_id: filter_id(q.get("template_id").as_deref(), "template_id")?,
+        provider_id: filter_id(q.get("provider_id").as_deref(), "provider_id")?,
+        status: q.get("status").as_deref().map(parse_status).transpose()?,
+    };
+    let page = agreements::list_agreements(&ctx.store, &caller, &filter, &q.page()?).await?;
+    Reply::json(StatusCode::OK, &page)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Deactivation {
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+pub async fn deactivate_agreement(ctx: Arc<AppContext>, request: Request) -> ServiceResult<Reply> {
+    let caller = staff(&request)?;
+    let id = path(&request, "id")?;
+    let expected = if_match(&request)?;
+    let body: Deactivation = optional_json(&request)?.unwrap_or_default();
+    let agreement =
+        agreements::deactivate_agreement(&ctx.store, &caller, &id, body.reason, expected).await?;
+    Reply::record(StatusCode::OK, &agreement, agreement.version)
+}
+
+pub async fn agreement_history(ctx: Arc<AppContext>, request: Request) -> ServiceResult<Reply> {
+    let caller = staff(&request)?;
+    let id = path(&request, "id")?;
+    let page = query(&request, &[])?.page()?;
+    Reply::json(
+        StatusCode::OK,
+        &agreements::agreement_history(&ctx.store, &caller, &id, &page).await?,
+    )
+}

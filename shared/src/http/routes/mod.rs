@@ -1,0 +1,6 @@
+//! One handler per HTTP operation, each the whole body of one Lambda function.
+
+pub mod accounts;
+pub mod agreements;
+pub mod providers;
+pub mod templates;

@@ -1,0 +1,12 @@
+//! The agreements domain crate: model, services, the DynamoDB store and the HTTP/SQS entrypoints
+//! that every function of the workspace shares.
+
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod model;
+pub mod services;
+pub mod store;
+
+pub use config::AppContext;
+pub use error::{ServiceError, ServiceResult};

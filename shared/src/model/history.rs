@@ -1,0 +1,96 @@
+//! History events: the immutable trail of every change to an agreement (what, when, who).
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Agreement, AgreementSource, AgreementStatus, Id, Instant, Principal};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HistoryAction {
+    Created,
+    Accepted,
+    Deactivated,
+}
+
+/// Who made a change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Actor {
+    /// `staff`, `customer` or `system`.
+    pub kind: String,
+    pub subject: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact_id: Option<Id>,
+}
+
+impl Actor {
+    pub fn of(principal: &Principal) -> Actor {
+        match principal {
+            Principal::Staff { subject } => Actor {
+                kind: "staff".into(),
+                subject: subject.clone(),
+                contact_id: None,
+            },
+            Principal::Customer {
+                subject,
+                contact_id,
+                ..
+            } => Actor {
+                kind: "customer".into(),
+                subject: subject.clone(),
+                contact_id: Some(contact_id.clone()),
+            },
+        }
+    }
+
+    pub fn system(what: &str) -> Actor {
+        Actor {
+            kind: "system".into(),
+            subject: what.into(),
+            contact_id: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEvent {
+    pub id: Id,
+    pub agreement_id: Id,
+    pub at: Instant,
+    pub action: HistoryAction,
+    pub from_status: Option<AgreementStatus>,
+    pub to_status: AgreementStatus,
+    /// The agreement's version after the change.
+    pub agreement_version: u64,
+    pub actor: Actor,
+    pub source: AgreementSource,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Acceptance evidence and other facts of the change, as recorded at the time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<serde_json::Value>,
+}
+
+impl HistoryEvent {
+    /// The event that records `after` replacing `before` (or creating it, when there is no before).
+    pub fn of_change(
+        before: Option<&Agreement>,
+        after: &Agreement,
+        action: HistoryAction,
+        actor: Actor,
+        source: AgreementSource,
+    ) -> HistoryEvent {
+        HistoryEvent {
+            id: Id::generate(),
+            agreement_id: after.id.clone(),
+            at: after.updated_at,
+            action,
+            from_status: before.map(|b| b.status),
+            to_status: after.status,
+            agreement_version: after.version,
+            actor,
+            source,
+            reason: after.inactive_reason.clone().filter(|_| action == HistoryAction::Deactivated),
+            details: None,
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! Entities, ids, states and their transitions, and the validation of what callers send. No I/O.
+
+pub mod account;
+pub mod agreement;
+pub mod contact;
+pub mod history;
+pub mod ids;
+pub mod principal;
+pub mod provider;
+pub mod template;
+pub mod time;
+pub mod validate;
+
+pub use account::{Account, NewAccount};
+pub use agreement::{Agreement, AgreementFilter, AgreementSource, AgreementStatus, NewAgreement};
+pub use contact::{Contact, NewContact};
+pub use history::{Actor, HistoryAction, HistoryEvent};
+pub use ids::Id;
+pub use principal::Principal;
+pub use provider::{NewProvider, Provider, ProviderKind};
+pub use template::{AgreementTemplate, NewTemplate, TemplatePatch, TemplateState};
+pub use time::{Day, Instant};

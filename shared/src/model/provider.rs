@@ -1,0 +1,57 @@
+//! Providers: whom agreements are with, automatic (an API we sync with) or manual.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::ServiceResult;
+use crate::model::{validate, Id, Instant};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderKind {
+    Automatic,
+    Manual,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Provider {
+    pub id: Id,
+    pub name: String,
+    pub kind: ProviderKind,
+    /// The provider's system, e.g. `microsoft_partner_center`, or `other`.
+    pub platform: String,
+    /// Whether acceptance is pushed to and pulled from the provider.
+    pub syncs_agreements: bool,
+    pub created_at: Instant,
+    pub updated_at: Instant,
+    pub version: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewProvider {
+    pub name: String,
+    pub kind: ProviderKind,
+    #[serde(default)]
+    pub platform: Option<String>,
+    #[serde(default)]
+    pub syncs_agreements: bool,
+}
+
+impl Provider {
+    pub fn create(input: NewProvider, now: Instant) -> ServiceResult<Provider> {
+        let platform = match input.platform.as_deref() {
+            Some(p) => validate::word("platform", p, 64)?,
+            None => "other".to_string(),
+        };
+        Ok(Provider {
+            id: Id::generate(),
+            name: validate::text("name", &input.name, 200)?,
+            kind: input.kind,
+            platform,
+            syncs_agreements: input.syncs_agreements,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        })
+    }
+}

@@ -1,0 +1,50 @@
+//! One function per operation: each takes the caller and the store, applies the domain's rules
+//! and answers with entities or a `ServiceError`. No HTTP, no Lambda types.
+
+pub mod accounts;
+pub mod agreements;
+pub mod providers;
+pub mod templates;
+
+use crate::error::ServiceError;
+use crate::model::Id;
+
+/// The paging a caller asked for.
+#[derive(Debug, Clone, Default)]
+pub struct PageRequest {
+    pub limit: usize,
+    pub cursor: Option<String>,
+}
+
+pub const DEFAULT_PAGE: usize = 50;
+pub const MAX_PAGE: usize = 500;
+
+/// An id a caller sent; one that cannot be an id of ours names nothing, so it is a 404.
+pub fn known_id(raw: &str, what: &str) -> Result<Id, ServiceError> {
+    Id::parse(raw).ok_or_else(|| not_found(what, raw))
+}
+
+pub fn not_found(what: &str, id: impl std::fmt::Display) -> ServiceError {
+    ServiceError::NotFound(format!("{what} {id} does not exist"))
+}
+
+/// An id used as a list filter: malformed is a 400, since nothing is being looked up by it.
+pub fn filter_id(raw: Option<&str>, field: &str) -> Result<Option<Id>, ServiceError> {
+    raw.map(|r| {
+        Id::parse(r).ok_or_else(|| ServiceError::Validation(format!("`{field}` is not an id")))
+    })
+    .transpose()
+}
+
+/// Compares the caller's If-Match with the stored version.
+pub fn check_version(expected: Option<u64>, stored: u64) -> Result<(), ServiceError> {
+    match expected {
+        Some(v) if v != stored => Err(ServiceError::PreconditionFailed(format!(
+            "the record is at version {stored}, not {v}; read it again and retry"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Read-modify-write attempts when the caller gave no If-Match and someone else wrote first.
+pub const OPTIMISTIC_ATTEMPTS: usize = 4;

@@ -1,0 +1,48 @@
+//! Providers: create, read, list.
+
+use crate::error::ServiceResult;
+use crate::model::{Instant, NewProvider, Principal, Provider};
+use crate::services::{known_id, not_found, PageRequest};
+use crate::store::{keys, ListQuery, Page, Store};
+
+pub async fn create_provider(
+    store: &Store,
+    caller: &Principal,
+    input: NewProvider,
+) -> ServiceResult<Provider> {
+    caller.require_staff()?;
+    let provider = Provider::create(input, Instant::now())?;
+    store.create(&provider).await?;
+    tracing::info!(provider_id = %provider.id, "provider created");
+    Ok(provider)
+}
+
+pub async fn get_provider(store: &Store, caller: &Principal, id: &str) -> ServiceResult<Provider> {
+    caller.require_staff()?;
+    let id = known_id(id, "provider")?;
+    store
+        .get_entity(keys::provider, &id)
+        .await?
+        .ok_or_else(|| not_found("provider", &id))
+}
+
+pub async fn list_providers(
+    store: &Store,
+    caller: &Principal,
+    page: &PageRequest,
+) -> ServiceResult<Page<Provider>> {
+    caller.require_staff()?;
+    let query = ListQuery::new(
+        Some("GSI1"),
+        keys::ALL_PROVIDERS.into(),
+        keys::PROVIDER_PREFIX,
+    );
+    store.list(&query, page.limit, page.cursor.as_deref()).await
+}
+
+/// Loads a provider for a write that names it; a missing one is a 404 of the provider.
+pub async fn require_provider(store: &Store, id: &str) -> ServiceResult<Provider> {
+    let id = known_id(id, "provider")?;
+    let found: Option<Provider> = store.get_entity(keys::provider, &id).await?;
+    found.ok_or_else(|| not_found("provider", &id))
+}

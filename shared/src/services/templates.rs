@@ -1,0 +1,152 @@
+//! Agreement templates: create, read, list, change, activate and deactivate.
+
+use crate::error::{ServiceError, ServiceResult};
+use crate::model::{
+    AgreementTemplate, Id, Instant, NewTemplate, Principal, TemplatePatch, TemplateState,
+};
+use crate::services::accounts::failed;
+use crate::services::{
+    check_version, filter_id, known_id, not_found, PageRequest, OPTIMISTIC_ATTEMPTS,
+};
+use crate::store::{keys, to_item, Keys, ListQuery, Page, Store, StoreError, WriteAction};
+
+pub async fn create_template(
+    store: &Store,
+    caller: &Principal,
+    input: NewTemplate,
+) -> ServiceResult<AgreementTemplate> {
+    caller.require_staff()?;
+    let provider_id = known_id(&input.provider_id, "provider")?;
+    let template = AgreementTemplate::create(input, provider_id.clone(), Instant::now())?;
+    let written = store
+        .transact(vec![
+            WriteAction::Check(Keys::new(keys::provider(&provider_id), keys::META), None),
+            WriteAction::Create(to_item(&template)?),
+        ])
+        .await;
+    match written {
+        Ok(()) => {
+            tracing::info!(template_id = %template.id, "agreement template created");
+            Ok(template)
+        }
+        Err(StoreError::Cancelled(reasons)) if failed(&reasons, 0) => {
+            Err(not_found("provider", &provider_id))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn get_template(
+    store: &Store,
+    caller: &Principal,
+    id: &str,
+) -> ServiceResult<AgreementTemplate> {
+    caller.require_staff()?;
+    require_template(store, id).await
+}
+
+/// Loads a template named by a caller; a missing one is a 404.
+pub async fn require_template(store: &Store, id: &str) -> ServiceResult<AgreementTemplate> {
+    let id = known_id(id, "agreement template")?;
+    load(store, &id).await
+}
+
+async fn load(store: &Store, id: &Id) -> ServiceResult<AgreementTemplate> {
+    let found: Option<AgreementTemplate> = store.get_entity(keys::template, id).await?;
+    found.ok_or_else(|| not_found("agreement template", id))
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TemplateFilter {
+    pub provider_id: Option<String>,
+    pub state: Option<String>,
+}
+
+pub async fn list_templates(
+    store: &Store,
+    caller: &Principal,
+    filter: &TemplateFilter,
+    page: &PageRequest,
+) -> ServiceResult<Page<AgreementTemplate>> {
+    caller.require_staff()?;
+    let provider_id = filter_id(filter.provider_id.as_deref(), "provider_id")?;
+    let mut query = match provider_id {
+        Some(p) => ListQuery::new(Some("GSI2"), keys::provider(&p), keys::TEMPLATE_PREFIX),
+        None => ListQuery::new(Some("GSI1"), keys::ALL_TEMPLATES.into(), keys::TEMPLATE_PREFIX),
+    };
+    if let Some(state) = filter.state.as_deref() {
+        let state = TemplateState::parse(state).ok_or_else(|| {
+            ServiceError::Validation("`state` must be `active` or `inactive`".into())
+        })?;
+        query.equals.push(("state", state.as_str().to_string()));
+    }
+    store.list(&query, page.limit, page.cursor.as_deref()).await
+}
+
+pub async fn update_template(
+    store: &Store,
+    caller: &Principal,
+    id: &str,
+    patch: TemplatePatch,
+    if_match: Option<u64>,
+) -> ServiceResult<AgreementTemplate> {
+    caller.require_staff()?;
+    change(store, id, if_match, |t| t.patched(patch.clone(), Instant::now())).await
+}
+
+pub async fn set_template_state(
+    store: &Store,
+    caller: &Principal,
+    id: &str,
+    state: TemplateState,
+    if_match: Option<u64>,
+) -> ServiceResult<AgreementTemplate> {
+    caller.require_staff()?;
+    change(store, id, if_match, |t| {
+        if t.state == state {
+            return Err(ServiceError::conflict(format!(
+                "agreement template {} is already {}",
+                t.id,
+                state.as_str()
+            )));
+        }
+        let mut next = t.clone();
+        next.state = state;
+        next.updated_at = Instant::now();
+        next.version += 1;
+        Ok(next)
+    })
+    .await
+}
+
+/// Read, apply, write back under the read version; a lost race is retried unless the caller
+/// pinned a version with If-Match, which then answers 412.
+async fn change(
+    store: &Store,
+    id: &str,
+    if_match: Option<u64>,
+    apply: impl Fn(&AgreementTemplate) -> ServiceResult<AgreementTemplate>,
+) -> ServiceResult<AgreementTemplate> {
+    let id = known_id(id, "agreement template")?;
+    for _ in 0..OPTIMISTIC_ATTEMPTS {
+        let current = load(store, &id).await?;
+        check_version(if_match, current.version)?;
+        let next = apply(&current)?;
+        match store.replace(&next, current.version).await {
+            Ok(()) => {
+                tracing::info!(template_id = %id, version = next.version, "agreement template changed");
+                return Ok(next);
+            }
+            Err(StoreError::ConditionFailed) if if_match.is_none() => continue,
+            Err(StoreError::ConditionFailed) => {
+                return Err(ServiceError::PreconditionFailed(
+                    "the template changed while this request was applied".into(),
+                ))
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ServiceError::conflict(
+        "the template is being changed by others; retry",
+    ))
+}
