@@ -1,0 +1,55 @@
+//! What the behaviour tests share: the local endpoint, fresh tables, tokens, the local API.
+
+pub mod fixtures;
+
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::config::{Credentials, Region};
+use shared::AppContext;
+
+/// The DynamoDB/SQS-compatible endpoint `make test` started (moto on loopback).
+pub fn endpoint() -> String {
+    std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "http://127.0.0.1:5005".to_string())
+}
+
+/// The workspace root, where template.yaml, events/ and target/ are.
+pub fn workspace_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
+        .endpoint_url(endpoint())
+        .load()
+        .await
+}
+
+pub async fn dynamodb() -> aws_sdk_dynamodb::Client {
+    aws_sdk_dynamodb::Client::new(&sdk_config().await)
+}
+
+pub async fn sqs() -> aws_sdk_sqs::Client {
+    aws_sdk_sqs::Client::new(&sdk_config().await)
+}
+
+/// A name no other test uses.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", ulid::Ulid::new().to_string().to_lowercase())
+}
+
+pub const SIGNING_KEY: &[u8] = b"test-cursor-signing-key-0123456789abcdef";
+
+/// A context over a table of its own, created from the schema in code.
+pub async fn fresh_context() -> Arc<AppContext> {
+    let client = dynamodb().await;
+    let table = unique("test");
+    shared::store::schema::create_table(&client, &table)
+        .await
+        .unwrap_or_else(|e| panic!("cannot create table {table} at {}: {e:?}", endpoint()));
+    Arc::new(AppContext::with_client(client, table, SIGNING_KEY).expect("valid test context"))
+}
