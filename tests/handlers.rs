@@ -25,7 +25,11 @@ fn body(response: &Response<Body>) -> serde_json::Value {
     }
 }
 
-async fn run<F, Fut>(name: &str, handler: F, with_agreement: bool) -> (Arc<AppContext>, Response<Body>)
+async fn run<F, Fut>(
+    name: &str,
+    handler: F,
+    with_agreement: bool,
+) -> (Arc<AppContext>, Response<Body>)
 where
     F: Fn(Arc<AppContext>, Request) -> Fut,
     Fut: std::future::Future<Output = ServiceResult<Reply>>,
@@ -108,9 +112,19 @@ async fn template_fixtures() {
     // The seeded template is active: the activate fixture runs after a deactivation.
     let ctx = fresh_context().await;
     fixtures::seed(&ctx, false).await;
-    let r = dispatch(templates::deactivate_template, ctx.clone(), event("deactivate-template")).await;
+    let r = dispatch(
+        templates::deactivate_template,
+        ctx.clone(),
+        event("deactivate-template"),
+    )
+    .await;
     assert_status("deactivate-template", &r, 200);
-    let r = dispatch(templates::activate_template, ctx, event("activate-template")).await;
+    let r = dispatch(
+        templates::activate_template,
+        ctx,
+        event("activate-template"),
+    )
+    .await;
     assert_status("activate-template", &r, 200);
     assert_eq!(body(&r)["state"], "active");
     assert_eq!(body(&r)["version"], 3);
@@ -131,11 +145,21 @@ async fn agreement_fixtures() {
     assert_status("list-agreements", &r, 200);
     assert_eq!(body(&r)["items"][0]["id"], fixtures::AGREEMENT);
 
-    let (ctx, r) = run("deactivate-agreement", agreements::deactivate_agreement, true).await;
+    let (ctx, r) = run(
+        "deactivate-agreement",
+        agreements::deactivate_agreement,
+        true,
+    )
+    .await;
     assert_status("deactivate-agreement", &r, 200);
     assert_eq!(body(&r)["status"], "inactive");
 
-    let r = dispatch(agreements::agreement_history, ctx, event("agreement-history")).await;
+    let r = dispatch(
+        agreements::agreement_history,
+        ctx,
+        event("agreement-history"),
+    )
+    .await;
     assert_status("agreement-history", &r, 200);
     let events = body(&r)["items"].as_array().cloned().unwrap_or_default();
     let actions: Vec<_> = events.iter().map(|e| e["action"].clone()).collect();

@@ -7,6 +7,9 @@ use integration_tests::workspace_root;
 use serde_yaml::Value;
 use shared::store::schema::TABLE;
 
+/// An index as (name, key schema, projection).
+type Index = (String, Vec<(String, String)>, String);
+
 fn template() -> Value {
     let path = workspace_root().join("template.yaml");
     let text = std::fs::read_to_string(&path).expect("template.yaml");
@@ -55,7 +58,7 @@ fn the_table_in_template_yaml_is_the_table_in_code() {
             (TABLE.sort_key.to_string(), "RANGE".to_string())
         ]
     );
-    let gsis: Vec<(String, Vec<(String, String)>, String)> = p["GlobalSecondaryIndexes"]
+    let gsis: Vec<Index> = p["GlobalSecondaryIndexes"]
         .as_sequence()
         .expect("GlobalSecondaryIndexes")
         .iter()
@@ -70,7 +73,7 @@ fn the_table_in_template_yaml_is_the_table_in_code() {
             )
         })
         .collect();
-    let expected: Vec<(String, Vec<(String, String)>, String)> = TABLE
+    let expected: Vec<Index> = TABLE
         .global_indexes
         .iter()
         .map(|i| {
@@ -158,5 +161,8 @@ fn every_function_crate_is_deployed_once_and_built_by_cargo_lambda() {
         .filter_map(|e| e.ok())
         .map(|e| e.file_name().to_string_lossy().to_string())
         .collect();
-    assert_eq!(binaries, crates, "template.yaml's functions and functions/ differ");
+    assert_eq!(
+        binaries, crates,
+        "template.yaml's functions and functions/ differ"
+    );
 }

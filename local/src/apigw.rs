@@ -217,13 +217,13 @@ pub fn build_event(
         object.insert("queryStringParameters".into(), Value::Object(query));
     }
     if !matched.path_parameters.is_empty() {
-        object.insert(
-            "pathParameters".into(),
-            json!(matched.path_parameters),
-        );
+        object.insert("pathParameters".into(), json!(matched.path_parameters));
     }
     if !request.body.is_empty() {
-        let content_type = request.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
+        let content_type = request
+            .headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
         match std::str::from_utf8(request.body) {
             Ok(text) if is_text_content_type(content_type) => {
                 object.insert("body".into(), Value::String(text.to_string()));
@@ -278,8 +278,8 @@ fn append_header(headers: &mut HeaderMap, name: &str, value: &str) -> Result<(),
 /// Maps a function's result the way API Gateway does for payload 2.0: an object with
 /// `statusCode` is a full response; anything else is a 200 with the result as JSON body.
 pub fn map_response(payload: &[u8]) -> Result<GatewayResponse, ResponseError> {
-    let value: Value = serde_json::from_slice(payload)
-        .map_err(|e| ResponseError::NotJson(e.to_string()))?;
+    let value: Value =
+        serde_json::from_slice(payload).map_err(|e| ResponseError::NotJson(e.to_string()))?;
     let Some(object) = value.as_object().filter(|o| o.contains_key("statusCode")) else {
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -397,7 +397,8 @@ mod tests {
         let matched = router
             .find("POST", "/providers/a%20b")
             .unwrap_or_else(|| panic!("no match"));
-        let claims = json!({"sub": "u1", "exp": 1_900_000_000, "groups": ["a", "b"], "admin": true});
+        let claims =
+            json!({"sub": "u1", "exp": 1_900_000_000, "groups": ["a", "b"], "admin": true});
         let claims = claims.as_object().cloned().unwrap_or_default();
         let event = build_event(&request, &matched, Some(&claims));
         let expected = json!({
@@ -466,9 +467,17 @@ mod tests {
             now: now(),
         };
         let router = router();
-        let matched = router.find("GET", "/open").unwrap_or_else(|| panic!("no match"));
+        let matched = router
+            .find("GET", "/open")
+            .unwrap_or_else(|| panic!("no match"));
         let event = build_event(&request, &matched, None);
-        for absent in ["cookies", "queryStringParameters", "pathParameters", "body", "stageVariables"] {
+        for absent in [
+            "cookies",
+            "queryStringParameters",
+            "pathParameters",
+            "body",
+            "stageVariables",
+        ] {
             assert!(event.get(absent).is_none(), "{absent}");
         }
         assert!(event["requestContext"].get("authorizer").is_none());
@@ -480,7 +489,9 @@ mod tests {
     #[test]
     fn binary_bodies_are_base64() {
         let router = router();
-        let matched = router.find("GET", "/open").unwrap_or_else(|| panic!("no match"));
+        let matched = router
+            .find("GET", "/open")
+            .unwrap_or_else(|| panic!("no match"));
         let mut headers = HeaderMap::new();
         let base = |headers: &HeaderMap, body: &'static [u8]| {
             let request = IncomingRequest {
@@ -500,10 +511,16 @@ mod tests {
         let event = base(&headers, &[0xff, 0x00]);
         assert_eq!(event["isBase64Encoded"], true);
         assert_eq!(event["body"], "/wA=");
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/octet-stream"),
+        );
         let event = base(&headers, b"abc");
         assert_eq!(event["body"], "YWJj");
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
         let event = base(&headers, b"abc");
         assert_eq!(event["body"], "abc");
         assert_eq!(event["isBase64Encoded"], false);
@@ -541,7 +558,8 @@ mod tests {
         assert_eq!(response.body, Bytes::from_static(b"{\"ok\":true}"));
 
         let binary = json!({"statusCode": "200", "body": "/wA=", "isBase64Encoded": true});
-        let response = map_response(binary.to_string().as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+        let response =
+            map_response(binary.to_string().as_bytes()).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(response.body, Bytes::from_static(&[0xff, 0x00]));
         let empty = map_response(br#"{"statusCode":204}"#).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(empty.status, StatusCode::NO_CONTENT);
@@ -560,7 +578,10 @@ mod tests {
 
     #[test]
     fn refuses_broken_responses() {
-        assert!(matches!(map_response(b"not json"), Err(ResponseError::NotJson(_))));
+        assert!(matches!(
+            map_response(b"not json"),
+            Err(ResponseError::NotJson(_))
+        ));
         assert!(matches!(
             map_response(br#"{"statusCode":99999}"#),
             Err(ResponseError::BadStatus(_))

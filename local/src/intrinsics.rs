@@ -13,7 +13,10 @@ pub const ACCOUNT_ID: &str = "000000000000";
 
 /// Values that make the template usable locally without any `--param`.
 pub const BUILT_IN_PARAMETER_DEFAULTS: &[(&str, &str)] = &[
-    ("CursorSigningKey", "local-cursor-signing-key-0123456789abcdef"),
+    (
+        "CursorSigningKey",
+        "local-cursor-signing-key-0123456789abcdef",
+    ),
     ("JwtIssuer", "local"),
     ("JwtAudience", "agreements-local"),
 ];
@@ -117,9 +120,13 @@ impl Intrinsic {
 /// Why a template value could not be resolved.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ResolveError {
-    #[error("parameter {0} has no value: give it a Default in the template or pass --param {0}=VALUE")]
+    #[error(
+        "parameter {0} has no value: give it a Default in the template or pass --param {0}=VALUE"
+    )]
     MissingParameter(String),
-    #[error("!Ref {0} names nothing the local stack knows (not a parameter, table, queue or function)")]
+    #[error(
+        "!Ref {0} names nothing the local stack knows (not a parameter, table, queue or function)"
+    )]
     UnknownRef(String),
     #[error("!GetAtt {resource}.{attribute} is not supported locally")]
     UnsupportedGetAtt { resource: String, attribute: String },
@@ -315,9 +322,9 @@ impl Resolver {
         while let Some(start) = rest.find("${") {
             out.push_str(&rest[..start]);
             let after = &rest[start + 2..];
-            let end = after
-                .find('}')
-                .ok_or_else(|| ResolveError::Malformed(format!("unclosed ${{ in Sub {template:?}")))?;
+            let end = after.find('}').ok_or_else(|| {
+                ResolveError::Malformed(format!("unclosed ${{ in Sub {template:?}"))
+            })?;
             let name = &after[..end];
             if let Some(literal) = name.strip_prefix('!') {
                 // `${!Name}` is CloudFormation's escape for a literal `${Name}`.
@@ -398,7 +405,11 @@ Resources:
 
     #[test]
     fn parses_short_and_long_forms() {
-        for text in ["!GetAtt Jobs.Arn", "{ 'Fn::GetAtt': [Jobs, Arn] }", "{ 'Fn::GetAtt': Jobs.Arn }"] {
+        for text in [
+            "!GetAtt Jobs.Arn",
+            "{ 'Fn::GetAtt': [Jobs, Arn] }",
+            "{ 'Fn::GetAtt': Jobs.Arn }",
+        ] {
             assert_eq!(
                 Intrinsic::parse(&yaml(text)),
                 Some(Ok(Intrinsic::GetAtt {
@@ -465,7 +476,9 @@ Resources:
             Ok("arn:aws:sqs:us-east-1:000000000000:n/arn:aws:dynamodb:us-east-1:000000000000:table/tbl/${Literal}".into())
         );
         assert_eq!(
-            r.resolve(&yaml(r#"{ "Fn::Sub": ["${X}-${Jobs}", { X: !Ref LogLevel }] }"#)),
+            r.resolve(&yaml(
+                r#"{ "Fn::Sub": ["${X}-${Jobs}", { X: !Ref LogLevel }] }"#
+            )),
             Ok("info-http://q/000000000000/p-Jobs".into())
         );
         assert!(matches!(

@@ -256,15 +256,27 @@ mod tests {
             ("GET", "/things/{id}/{rest+}"),
             ("GET", "/things"),
         ]);
-        assert_eq!(key(&r, "GET", "/things/special").as_deref(), Some("GET /things/special"));
-        assert_eq!(key(&r, "GET", "/things/7").as_deref(), Some("GET /things/{id}"));
-        assert_eq!(key(&r, "DELETE", "/things/7").as_deref(), Some("ANY /things/{id}"));
+        assert_eq!(
+            key(&r, "GET", "/things/special").as_deref(),
+            Some("GET /things/special")
+        );
+        assert_eq!(
+            key(&r, "GET", "/things/7").as_deref(),
+            Some("GET /things/{id}")
+        );
+        assert_eq!(
+            key(&r, "DELETE", "/things/7").as_deref(),
+            Some("ANY /things/{id}")
+        );
         assert_eq!(key(&r, "GET", "/things").as_deref(), Some("GET /things"));
         assert_eq!(
             key(&r, "GET", "/things/7/a/b").as_deref(),
             Some("GET /things/{id}/{rest+}")
         );
-        assert_eq!(key(&r, "POST", "/other/x").as_deref(), Some("ANY /{proxy+}"));
+        assert_eq!(
+            key(&r, "POST", "/other/x").as_deref(),
+            Some("ANY /{proxy+}")
+        );
         assert_eq!(key(&r, "POST", "/").as_deref(), None);
         let root = router(&[("GET", "/")]);
         assert_eq!(key(&root, "GET", "/").as_deref(), Some("GET /"));

@@ -250,9 +250,10 @@ fn parse_parameters(raw: &Value) -> Result<BTreeMap<String, Parameter>, Template
             .ok_or_else(|| invalid("a parameter name is not a string"))?;
         let default = match definition.get("Default") {
             None | Some(Value::Null) => None,
-            Some(value) => Some(scalar_to_string(value).ok_or_else(|| {
-                invalid(format!("parameter {name}: Default is not a scalar"))
-            })?),
+            Some(value) => Some(
+                scalar_to_string(value)
+                    .ok_or_else(|| invalid(format!("parameter {name}: Default is not a scalar")))?,
+            ),
         };
         parameters.insert(
             name.to_string(),
@@ -329,8 +330,8 @@ fn parse_function(
 
     let mut environment = BTreeMap::new();
     for section in [globals, properties] {
-        for (key, value) in environment_of(section)
-            .map_err(|e| invalid(format!("function {logical_id}: {e}")))?
+        for (key, value) in
+            environment_of(section).map_err(|e| invalid(format!("function {logical_id}: {e}")))?
         {
             let name = key.as_str().ok_or_else(|| {
                 invalid(format!(
@@ -364,9 +365,16 @@ fn parse_function(
         for (key, event) in events {
             let name = key
                 .as_str()
-                .ok_or_else(|| invalid(format!("function {logical_id}: an event name is not a string")))?
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "function {logical_id}: an event name is not a string"
+                    ))
+                })?
                 .to_string();
-            let event_type = event.get("Type").and_then(Value::as_str).unwrap_or_default();
+            let event_type = event
+                .get("Type")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
             let event_properties = event.get("Properties");
             match event_type {
                 "HttpApi" => http_events.push(parse_http_event(
@@ -404,13 +412,21 @@ fn parse_http_event(
     resources: &Mapping,
     global_default_authorizer: Option<&str>,
 ) -> Result<HttpEvent, TemplateError> {
-    let method = properties.and_then(|p| p.get("Method")).and_then(Value::as_str);
-    let path = properties.and_then(|p| p.get("Path")).and_then(Value::as_str);
+    let method = properties
+        .and_then(|p| p.get("Method"))
+        .and_then(Value::as_str);
+    let path = properties
+        .and_then(|p| p.get("Path"))
+        .and_then(Value::as_str);
     let (method, path) = match (method, path) {
         (Some(method), Some(path)) => {
             let method = method.to_ascii_uppercase();
             // SAM writes the catch-all method as `ANY`; some templates use `*`.
-            let method = if method == "*" { "ANY".to_string() } else { method };
+            let method = if method == "*" {
+                "ANY".to_string()
+            } else {
+                method
+            };
             (method, path.to_string())
         }
         // SAM maps an HttpApi event without Method and Path to the API's `$default` route.
@@ -489,7 +505,12 @@ fn parse_sqs_event(
             .as_u64()
             .and_then(|n| u32::try_from(n).ok())
             .filter(|n| *n > 0)
-            .ok_or_else(|| invalid(format!("{}: BatchSize must be a positive number", context())))?,
+            .ok_or_else(|| {
+                invalid(format!(
+                    "{}: BatchSize must be a positive number",
+                    context()
+                ))
+            })?,
     };
     let report_batch_item_failures = properties
         .and_then(|p| p.get("FunctionResponseTypes"))
@@ -540,7 +561,9 @@ fn parse_queue(logical_id: &str, resource: &Value) -> Result<Queue, TemplateErro
                 .as_u64()
                 .and_then(|n| u32::try_from(n).ok())
                 .ok_or_else(|| {
-                    invalid(format!("queue {logical_id}: VisibilityTimeout must be a number"))
+                    invalid(format!(
+                        "queue {logical_id}: VisibilityTimeout must be a number"
+                    ))
                 })?,
         ),
     };
@@ -548,7 +571,9 @@ fn parse_queue(logical_id: &str, resource: &Value) -> Result<Queue, TemplateErro
         None | Some(Value::Null) => None,
         Some(policy) => {
             let target = policy.get("deadLetterTargetArn").ok_or_else(|| {
-                invalid(format!("queue {logical_id}: RedrivePolicy has no deadLetterTargetArn"))
+                invalid(format!(
+                    "queue {logical_id}: RedrivePolicy has no deadLetterTargetArn"
+                ))
             })?;
             let dead_letter_queue = match Intrinsic::parse(target) {
                 Some(Ok(Intrinsic::GetAtt {
@@ -653,8 +678,17 @@ mod tests {
             .function("GetProviderFunction")
             .unwrap_or_else(|| panic!("GetProviderFunction missing"));
         assert_eq!(get.binary, "get-provider");
-        assert_eq!(get.timeout_secs, 10);
-        assert_eq!(get.memory_mb, 256);
+        // Without their own settings, functions take Globals'.
+        let global = |name: &str| {
+            template
+                .raw()
+                .get("Globals")
+                .and_then(|g| g.get("Function"))
+                .and_then(|f| f.get(name))
+                .and_then(Value::as_u64)
+        };
+        assert_eq!(Some(get.timeout_secs), global("Timeout"));
+        assert_eq!(Some(get.memory_mb), global("MemorySize"));
         assert_eq!(
             get.http_events,
             vec![HttpEvent {
@@ -686,7 +720,11 @@ mod tests {
         for function in &template.functions {
             assert!(!function.binary.is_empty());
             for event in &function.http_events {
-                assert!(event.path.starts_with('/'), "{}", event.path);
+                assert!(
+                    event.path.starts_with('/') || event.path == "$default",
+                    "{}",
+                    event.path
+                );
             }
         }
     }
@@ -736,7 +774,10 @@ Resources:
       Events:
         Get:
           Type: HttpApi
-          Properties: { ApiId: !Ref Api, Method: get, Path: /things/{id} }
+          Properties:
+            ApiId: !Ref Api
+            Method: get
+            Path: /things/{id}
         Health:
           Type: HttpApi
           Properties: { ApiId: { Ref: Api }, Method: GET, Path: /health, Auth: { Authorizer: NONE } }

@@ -2,6 +2,8 @@
 
 use aws_config::BehaviorVersion;
 
+use crate::error::ServiceError;
+use crate::queue::BulkQueue;
 use crate::store::{CursorSigner, Store};
 
 #[derive(Debug, thiserror::Error)]
@@ -16,6 +18,8 @@ pub enum ConfigError {
 #[derive(Clone, Debug)]
 pub struct AppContext {
     pub store: Store,
+    /// Only for functions deployed with `BULK_QUEUE_URL` (and the permission to send to it).
+    pub bulk_queue: Option<BulkQueue>,
 }
 
 const MIN_SIGNING_KEY: usize = 32;
@@ -35,7 +39,18 @@ impl AppContext {
         let key = required("CURSOR_SIGNING_KEY")?;
         let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
         let client = aws_sdk_dynamodb::Client::new(&sdk);
-        Self::with_client(client, table, key.as_bytes())
+        let mut ctx = Self::with_client(client, table, key.as_bytes())?;
+        if let Ok(url) = std::env::var("BULK_QUEUE_URL") {
+            ctx.bulk_queue = Some(BulkQueue::new(aws_sdk_sqs::Client::new(&sdk), url));
+        }
+        Ok(ctx)
+    }
+
+    /// The bulk queue, for the functions that send to it.
+    pub fn bulk_queue(&self) -> Result<&BulkQueue, ServiceError> {
+        self.bulk_queue
+            .as_ref()
+            .ok_or_else(|| ServiceError::internal("BULK_QUEUE_URL is not configured"))
     }
 
     pub fn with_client(
@@ -49,10 +64,13 @@ impl AppContext {
                 "must be at least 32 bytes",
             ));
         }
-        let cursors = CursorSigner::new(signing_key)
-            .ok_or(ConfigError::Invalid("CURSOR_SIGNING_KEY", "must not be empty"))?;
+        let cursors = CursorSigner::new(signing_key).ok_or(ConfigError::Invalid(
+            "CURSOR_SIGNING_KEY",
+            "must not be empty",
+        ))?;
         Ok(AppContext {
             store: Store::new(client, table, cursors),
+            bulk_queue: None,
         })
     }
 }

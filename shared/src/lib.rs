@@ -5,7 +5,9 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod model;
+pub mod queue;
 pub mod services;
+pub mod sqs;
 pub mod store;
 
 pub use config::AppContext;

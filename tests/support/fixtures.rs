@@ -10,7 +10,7 @@ use shared::AppContext;
 pub const PROVIDER: &str = "01J9AGREEMENTSPR0V1DER0001";
 pub const ACCOUNT: &str = "01J9AGREEMENTSACC0VNT00001";
 pub const TEMPLATE: &str = "01J9AGREEMENTST3MP1ATE0001";
-pub const AGREEMENT: &str = "01J9AGREEMENTSAGREEMENT001";
+pub const AGREEMENT: &str = "01HK153X00MPS2PSETHHE63CWC";
 pub const CONTACT: &str = "01J9AGREEMENTSC0NTACT00001";
 
 fn id(raw: &str) -> Id {
@@ -74,22 +74,33 @@ pub async fn seed(ctx: &AppContext, with_agreement: bool) -> Seed {
     let mut template =
         AgreementTemplate::create(input, provider.id.clone(), now).expect("valid template");
     template.id = id(TEMPLATE);
+    // A fixed creation time keeps the derived agreement id of the fixtures fixed too.
+    template.created_at =
+        serde_json::from_value(serde_json::json!("2024-01-01T00:00:00.000Z")).expect("an instant");
     let store = &ctx.store;
     store.create(&provider).await.expect("seed provider");
     store.create(&account).await.expect("seed account");
     store.create(&contact).await.expect("seed contact");
     store.create(&template).await.expect("seed template");
     let agreement = if with_agreement {
+        // Agreement ids are derived from (template, account, generation); the fixture's id is
+        // that of the first agreement of the fixture template for the fixture account.
+        let expected = shared::services::agreements::slot_id(&template, &account.id, 0);
+        assert_eq!(
+            expected.as_str(),
+            AGREEMENT,
+            "events/ name agreement {AGREEMENT}; regenerate them with this id"
+        );
         let request = AgreementRequest {
-            id: id(AGREEMENT),
             account_id: account.id.clone(),
             name: None,
             executed_on: None,
             source: AgreementSource::Manual,
             actor: shared::model::Actor::system("test seed"),
+            bulk: None,
         };
         match insert_agreement(store, &template, request).await {
-            Ok(Creation::Created(a)) => Some(a),
+            Ok(Creation::Created(a)) => Some(*a),
             other => panic!("seeding the agreement failed: {other:?}"),
         }
     } else {

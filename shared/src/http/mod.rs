@@ -39,13 +39,21 @@ impl Reply {
     }
 
     /// One versioned record, answered with its ETag.
-    pub fn record<T: Serialize>(status: StatusCode, value: &T, version: u64) -> ServiceResult<Reply> {
+    pub fn record<T: Serialize>(
+        status: StatusCode,
+        value: &T,
+        version: u64,
+    ) -> ServiceResult<Reply> {
         let mut reply = Reply::json(status, value)?;
         reply.version = Some(version);
         Ok(reply)
     }
 
-    pub fn created<T: Serialize>(value: &T, version: u64, location: String) -> ServiceResult<Reply> {
+    pub fn created<T: Serialize>(
+        value: &T,
+        version: u64,
+        location: String,
+    ) -> ServiceResult<Reply> {
         let mut reply = Reply::record(StatusCode::CREATED, value, version)?;
         reply.location = Some(location);
         Ok(reply)
@@ -126,7 +134,10 @@ pub fn render(result: ServiceResult<Reply>) -> Response<Body> {
             headers.insert(ETAG, value);
         }
     }
-    if let Some(location) = reply.location.and_then(|l| http::HeaderValue::from_str(&l).ok()) {
+    if let Some(location) = reply
+        .location
+        .and_then(|l| http::HeaderValue::from_str(&l).ok())
+    {
         headers.insert(LOCATION, location);
     }
     response

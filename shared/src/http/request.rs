@@ -121,7 +121,13 @@ fn content_type(request: &Request) -> Option<String> {
         .headers()
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
 }
 
 pub fn is_json(media_type: &str) -> bool {
@@ -195,9 +201,9 @@ pub fn if_match(request: &Request) -> ServiceResult<Option<u64>> {
         return Ok(None);
     }
     let bare = text.trim_start_matches("W/").trim_matches('"');
-    bare.parse::<u64>().map(Some).map_err(|_| {
-        ServiceError::Validation("If-Match must be a version such as \"3\"".into())
-    })
+    bare.parse::<u64>()
+        .map(Some)
+        .map_err(|_| ServiceError::Validation("If-Match must be a version such as \"3\"".into()))
 }
 
 #[cfg(test)]
@@ -224,19 +230,31 @@ mod tests {
 
     #[test]
     fn json_bodies_need_a_json_content_type() {
-        let ok = request(&[("content-type", "application/json; charset=utf-8")], r#"{"name":"a"}"#);
+        let ok = request(
+            &[("content-type", "application/json; charset=utf-8")],
+            r#"{"name":"a"}"#,
+        );
         assert!(json::<Named>(&ok).is_ok());
         let text = request(&[("content-type", "text/plain")], r#"{"name":"a"}"#);
-        assert!(matches!(json::<Named>(&text), Err(ServiceError::UnsupportedMediaType(_))));
+        assert!(matches!(
+            json::<Named>(&text),
+            Err(ServiceError::UnsupportedMediaType(_))
+        ));
         let none = request(&[], r#"{"name":"a"}"#);
-        assert!(matches!(json::<Named>(&none), Err(ServiceError::UnsupportedMediaType(_))));
+        assert!(matches!(
+            json::<Named>(&none),
+            Err(ServiceError::UnsupportedMediaType(_))
+        ));
     }
 
     #[test]
     fn malformed_and_mistyped_bodies_are_400_naming_the_field() {
         let ct = [("content-type", "application/json")];
         let broken = request(&ct, r#"{"name": "#);
-        assert!(matches!(json::<Named>(&broken), Err(ServiceError::Validation(_))));
+        assert!(matches!(
+            json::<Named>(&broken),
+            Err(ServiceError::Validation(_))
+        ));
         match json::<Named>(&request(&ct, r#"{"name": 5}"#)) {
             Err(ServiceError::Validation(d)) => assert!(d.contains("name"), "{d}"),
             other => panic!("expected a validation error, got {other:?}"),
@@ -245,22 +263,40 @@ mod tests {
             json::<Named>(&request(&ct, r#"{"name":"a","extra":1}"#)),
             Err(ServiceError::Validation(_))
         ));
-        assert!(matches!(json::<Named>(&request(&ct, "")), Err(ServiceError::Validation(_))));
+        assert!(matches!(
+            json::<Named>(&request(&ct, "")),
+            Err(ServiceError::Validation(_))
+        ));
     }
 
     #[test]
     fn oversized_bodies_are_413() {
         let big = format!(r#"{{"name":"{}"}}"#, "a".repeat(MAX_JSON_BODY));
         let r = request(&[("content-type", "application/json")], &big);
-        assert!(matches!(json::<Named>(&r), Err(ServiceError::PayloadTooLarge(_))));
+        assert!(matches!(
+            json::<Named>(&r),
+            Err(ServiceError::PayloadTooLarge(_))
+        ));
     }
 
     #[test]
     fn if_match_forms() {
-        assert_eq!(if_match(&request(&[("if-match", "3")], "")).ok(), Some(Some(3)));
-        assert_eq!(if_match(&request(&[("if-match", "\"3\"")], "")).ok(), Some(Some(3)));
-        assert_eq!(if_match(&request(&[("if-match", "W/\"7\"")], "")).ok(), Some(Some(7)));
-        assert_eq!(if_match(&request(&[("if-match", "*")], "")).ok(), Some(None));
+        assert_eq!(
+            if_match(&request(&[("if-match", "3")], "")).ok(),
+            Some(Some(3))
+        );
+        assert_eq!(
+            if_match(&request(&[("if-match", "\"3\"")], "")).ok(),
+            Some(Some(3))
+        );
+        assert_eq!(
+            if_match(&request(&[("if-match", "W/\"7\"")], "")).ok(),
+            Some(Some(7))
+        );
+        assert_eq!(
+            if_match(&request(&[("if-match", "*")], "")).ok(),
+            Some(None)
+        );
         assert_eq!(if_match(&request(&[], "")).ok(), Some(None));
         assert!(if_match(&request(&[("if-match", "abc")], "")).is_err());
     }

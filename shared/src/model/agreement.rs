@@ -68,6 +68,11 @@ pub struct Agreement {
     pub source: AgreementSource,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inactive_reason: Option<String>,
+    /// The bulk job that made it, and for which provider account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bulk_job_id: Option<Id>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_account_id: Option<Id>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -127,6 +132,8 @@ impl Agreement {
             version: 1,
             source,
             inactive_reason: None,
+            bulk_job_id: None,
+            provider_account_id: None,
         })
     }
 
@@ -147,7 +154,12 @@ impl Agreement {
     }
 
     /// Acceptance by a contact of the account; only a pending agreement can be accepted.
-    pub fn accepted(&self, signed_by: Id, signed_on: Day, now: Instant) -> ServiceResult<Agreement> {
+    pub fn accepted(
+        &self,
+        signed_by: Id,
+        signed_on: Day,
+        now: Instant,
+    ) -> ServiceResult<Agreement> {
         if self.status != AgreementStatus::Pending {
             return Err(ServiceError::conflict(format!(
                 "agreement {} is {}, only a pending agreement can be accepted",
@@ -232,7 +244,9 @@ mod tests {
     #[test]
     fn deactivation_keeps_the_record_and_happens_once() {
         let a = pending();
-        let d = a.deactivated(Some("customer cancelled".into()), Instant::now()).expect("ok");
+        let d = a
+            .deactivated(Some("customer cancelled".into()), Instant::now())
+            .expect("ok");
         assert_eq!(d.status, AgreementStatus::Inactive);
         assert_eq!(d.version, 2);
         assert_eq!(d.id, a.id);
@@ -247,7 +261,9 @@ mod tests {
         let a = pending();
         let contact = Id::generate();
         let day = Day::today();
-        let acc = a.accepted(contact.clone(), day, Instant::now()).expect("ok");
+        let acc = a
+            .accepted(contact.clone(), day, Instant::now())
+            .expect("ok");
         assert_eq!(acc.signed_by, Some(contact.clone()));
         assert_eq!(acc.signed_on, Some(day));
         assert!(acc.accepted(contact.clone(), day, Instant::now()).is_err());

@@ -89,7 +89,10 @@ impl HistoryEvent {
             agreement_version: after.version,
             actor,
             source,
-            reason: after.inactive_reason.clone().filter(|_| action == HistoryAction::Deactivated),
+            reason: after
+                .inactive_reason
+                .clone()
+                .filter(|_| action == HistoryAction::Deactivated),
             details: None,
         }
     }

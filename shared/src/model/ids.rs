@@ -66,7 +66,13 @@ mod tests {
 
     #[test]
     fn parse_refuses_what_is_not_a_ulid() {
-        for raw in ["", "1", "../etc/passwd", "01ARZ3NDEKTSV4RRFFQ69G5FA", "01ARZ3NDEKTSV4RRFFQ69G5FAVV"] {
+        for raw in [
+            "",
+            "1",
+            "../etc/passwd",
+            "01ARZ3NDEKTSV4RRFFQ69G5FA",
+            "01ARZ3NDEKTSV4RRFFQ69G5FAVV",
+        ] {
             assert_eq!(Id::parse(raw), None, "{raw}");
         }
     }

@@ -2,21 +2,25 @@
 
 pub mod account;
 pub mod agreement;
+pub mod bulk_job;
 pub mod contact;
 pub mod history;
 pub mod ids;
 pub mod principal;
 pub mod provider;
+pub mod provider_account;
 pub mod template;
 pub mod time;
 pub mod validate;
 
 pub use account::{Account, NewAccount};
 pub use agreement::{Agreement, AgreementFilter, AgreementSource, AgreementStatus, NewAgreement};
+pub use bulk_job::{BulkJob, BulkJobView, JobKind, JobStatus};
 pub use contact::{Contact, NewContact};
 pub use history::{Actor, HistoryAction, HistoryEvent};
 pub use ids::Id;
 pub use principal::Principal;
 pub use provider::{NewProvider, Provider, ProviderKind};
+pub use provider_account::{NewProviderAccount, ProviderAccount};
 pub use template::{AgreementTemplate, NewTemplate, TemplatePatch, TemplateState};
 pub use time::{Day, Instant};

@@ -26,7 +26,11 @@ impl Principal {
     pub fn from_claims(claims: Option<&HashMap<String, String>>) -> Result<Self, ServiceError> {
         let claims = match claims {
             Some(c) if !c.is_empty() => c,
-            _ => return Err(ServiceError::Unauthorized("a bearer token is required".into())),
+            _ => {
+                return Err(ServiceError::Unauthorized(
+                    "a bearer token is required".into(),
+                ))
+            }
         };
         let subject = claims.get("sub").cloned().unwrap_or_default();
         let scopes = scopes(claims);

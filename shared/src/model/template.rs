@@ -207,7 +207,12 @@ mod tests {
         let clear: TemplatePatch =
             serde_json::from_value(serde_json::json!({"portal_instructions": null}))
                 .expect("patch");
-        assert_eq!(t.patched(clear, Instant::now()).expect("valid").portal_instructions, None);
+        assert_eq!(
+            t.patched(clear, Instant::now())
+                .expect("valid")
+                .portal_instructions,
+            None
+        );
     }
 
     #[test]

@@ -112,7 +112,13 @@ mod tests {
     fn days_round_trip_and_refuse_other_shapes() {
         let d = Day::parse("2024-02-29").expect("leap day");
         assert_eq!(d.to_string(), "2024-02-29");
-        for bad in ["2023-02-29", "2024-2-1", "24-01-01", "2024-01-01T00:00:00Z", ""] {
+        for bad in [
+            "2023-02-29",
+            "2024-2-1",
+            "24-01-01",
+            "2024-01-01T00:00:00Z",
+            "",
+        ] {
             assert!(Day::parse(bad).is_none(), "{bad}");
         }
     }

@@ -26,7 +26,10 @@ pub fn optional_text(
     if value.chars().count() > max {
         return Err(invalid(field, &format!("must be at most {max} characters")));
     }
-    if value.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+    if value
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
         return Err(invalid(field, "must not contain control characters"));
     }
     Ok(Some(value.to_string()))
@@ -106,7 +109,10 @@ mod tests {
 
     #[test]
     fn texts_are_trimmed_and_bounded() {
-        assert_eq!(text("name", "  Contoso ", 10).ok().as_deref(), Some("Contoso"));
+        assert_eq!(
+            text("name", "  Contoso ", 10).ok().as_deref(),
+            Some("Contoso")
+        );
         assert!(text("name", "   ", 10).is_err());
         assert!(text("name", "abcdefghijk", 10).is_err());
         assert!(text("name", "a\u{0}b", 10).is_err());
@@ -114,7 +120,10 @@ mod tests {
 
     #[test]
     fn domains_and_emails() {
-        assert_eq!(domain("d", "Contoso.COM").ok().as_deref(), Some("contoso.com"));
+        assert_eq!(
+            domain("d", "Contoso.COM").ok().as_deref(),
+            Some("contoso.com")
+        );
         for bad in ["contoso", "-a.com", "a..com", "a b.com", "", "http://x.com"] {
             assert!(domain("d", bad).is_err(), "{bad}");
         }
@@ -122,7 +131,13 @@ mod tests {
             email("e", "Ada@Contoso.com").ok().as_deref(),
             Some("Ada@contoso.com")
         );
-        for bad in ["ada", "@contoso.com", "ada@", "a da@contoso.com", "a@b@c.com"] {
+        for bad in [
+            "ada",
+            "@contoso.com",
+            "ada@",
+            "a da@contoso.com",
+            "a@b@c.com",
+        ] {
             assert!(email("e", bad).is_err(), "{bad}");
         }
     }

@@ -1,100 +1,104 @@
 //! Agreements: create (one open per account and template), read, list, deactivate, history.
+//!
+//! Every write is a single conditional request on the agreement's own item, with the history
+//! event appended to the same item in that request, so no change is ever half made.
 
 use crate::error::{ServiceError, ServiceResult};
 use crate::model::{
     Actor, Agreement, AgreementFilter, AgreementSource, AgreementStatus, AgreementTemplate, Day,
-    HistoryAction, HistoryEvent, Id, Instant, NewAgreement, Principal,
+    HistoryAction, HistoryEvent, Id, Instant, NewAgreement, Principal, TemplateState,
 };
-use crate::services::accounts::{failed, require_account};
+use crate::services::accounts::require_account;
 use crate::services::templates::require_template;
 use crate::services::{check_version, known_id, not_found, PageRequest, OPTIMISTIC_ATTEMPTS};
-use crate::store::records::OpenAgreementGuard;
-use crate::store::{keys, to_item, Keys, ListQuery, Page, Record, Store, StoreError, WriteAction};
+use crate::store::{keys, ListQuery, Page, Store, StoreError};
+
+/// The attribute of the agreement's item that holds its history events, oldest first.
+pub const HISTORY: &str = "history";
+
+/// An account cannot have had more agreements of one template than this, one after the other.
+const MAX_GENERATIONS: u32 = 10_000;
 
 /// How a new agreement is to be made, whoever asks for it.
 #[derive(Debug, Clone)]
 pub struct AgreementRequest {
-    pub id: Id,
     pub account_id: Id,
     pub name: Option<String>,
     pub executed_on: Option<Day>,
     pub source: AgreementSource,
     pub actor: Actor,
+    /// The bulk job and provider account it is made for, if any.
+    pub bulk: Option<(Id, Id)>,
 }
 
 /// What became of a request to make an agreement.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Creation {
-    Created(Agreement),
+    Created(Box<Agreement>),
     /// The account already has an open agreement of the template: this one.
-    AlreadyOpen(Id),
+    AlreadyOpen(Box<Agreement>),
+    /// The template is inactive.
+    TemplateInactive,
 }
 
-/// The write of a new pending agreement, all or nothing: the agreement, the guard that makes it
-/// the account's one open agreement of the template, its first history event, and the checks
-/// that the template is still active and the account exists.
+/// The id of the n-th agreement of a template for an account.
+///
+/// The one-open-agreement rule lives in these ids: the n-th agreement is only ever written
+/// (with `attribute_not_exists`) after the (n-1)-th was seen inactive, and inactive is final, so
+/// every writer of an open agreement for the pair races for the same key and one wins.
+pub fn slot_id(template: &AgreementTemplate, account_id: &Id, generation: u32) -> Id {
+    let created = u64::try_from(template.created_at.unix_millis()).unwrap_or(0);
+    Id::derived(
+        created,
+        format!("agreement/{}/{account_id}/{generation}", template.id).as_bytes(),
+    )
+}
+
+/// Writes a new pending agreement with its first history event, unless the account has an open
+/// agreement of the template. Repeating a request finds the agreement it made.
 pub async fn insert_agreement(
     store: &Store,
     template: &AgreementTemplate,
     request: AgreementRequest,
 ) -> ServiceResult<Creation> {
-    let agreement = Agreement::pending(
-        request.id,
-        template,
-        request.account_id.clone(),
-        request.name.as_deref(),
-        request.executed_on,
-        request.source,
-        Instant::now(),
-    )?;
-    let guard = OpenAgreementGuard {
-        account_id: agreement.account_id.clone(),
-        template_id: template.id.clone(),
-        agreement_id: agreement.id.clone(),
-    };
-    let event = HistoryEvent::of_change(
-        None,
-        &agreement,
-        HistoryAction::Created,
-        request.actor,
-        request.source,
-    );
-    let written = store
-        .transact(vec![
-            WriteAction::Create(to_item(&agreement)?),
-            WriteAction::Create(to_item(&guard)?),
-            WriteAction::Create(to_item(&event)?),
-            WriteAction::Check(
-                Keys::new(keys::template(&template.id), keys::META),
-                Some(("state", "active".into())),
-            ),
-            WriteAction::Check(Keys::new(keys::account(&agreement.account_id), keys::META), None),
-        ])
-        .await;
-    match written {
-        Ok(()) => Ok(Creation::Created(agreement)),
-        Err(StoreError::Cancelled(reasons)) if failed(&reasons, 1) => {
-            let guard_keys = guard.keys();
-            let holder: Option<OpenAgreementGuard> =
-                store.get(&guard_keys.pk, &guard_keys.sk).await?;
-            match holder {
-                Some(h) => Ok(Creation::AlreadyOpen(h.agreement_id)),
-                // Deactivated between our write and this read: the caller may simply retry.
-                None => Err(ServiceError::conflict(
-                    "the account's open agreement of this template changed concurrently; retry",
-                )),
-            }
-        }
-        Err(StoreError::Cancelled(reasons)) if failed(&reasons, 3) => Err(inactive(&template.id)),
-        Err(StoreError::Cancelled(reasons)) if failed(&reasons, 4) => {
-            Err(not_found("account", &agreement.account_id))
-        }
-        Err(StoreError::Cancelled(reasons)) if failed(&reasons, 0) => {
-            // Only a repeated deterministic id lands here: the agreement exists already.
-            Ok(Creation::AlreadyOpen(agreement.id))
-        }
-        Err(e) => Err(e.into()),
+    if template.state != TemplateState::Active {
+        return Ok(Creation::TemplateInactive);
     }
+    for generation in 0..MAX_GENERATIONS {
+        let mut agreement = Agreement::pending(
+            slot_id(template, &request.account_id, generation),
+            template,
+            request.account_id.clone(),
+            request.name.as_deref(),
+            request.executed_on,
+            request.source,
+            Instant::now(),
+        )?;
+        if let Some((job, pa)) = &request.bulk {
+            agreement.bulk_job_id = Some(job.clone());
+            agreement.provider_account_id = Some(pa.clone());
+        }
+        let event = HistoryEvent::of_change(
+            None,
+            &agreement,
+            HistoryAction::Created,
+            request.actor.clone(),
+            request.source,
+        );
+        let history = serde_dynamo::to_attribute_value(vec![event])
+            .map_err(|e| ServiceError::internal(format!("history event: {e}")))?;
+        let existing: Option<Agreement> = store
+            .create_or_existing(&agreement, vec![(HISTORY, history)])
+            .await?;
+        match existing {
+            None => return Ok(Creation::Created(Box::new(agreement))),
+            Some(e) if e.status.is_open() => return Ok(Creation::AlreadyOpen(Box::new(e))),
+            Some(_) => continue,
+        }
+    }
+    Err(ServiceError::conflict(
+        "this account has had too many agreements of this template",
+    ))
 }
 
 fn inactive(template_id: &Id) -> ServiceError {
@@ -111,31 +115,37 @@ pub async fn create_agreement(
 ) -> ServiceResult<Agreement> {
     caller.require_staff()?;
     let template = require_template(store, &input.template_id).await?;
+    // Accounts are never deleted: one read is enough to know the account exists.
     let account = require_account(store, &input.account_id).await?;
     let request = AgreementRequest {
-        id: Id::generate(),
         account_id: account.id,
         name: input.name,
         executed_on: input.executed_on,
         source: AgreementSource::Manual,
         actor: Actor::of(caller),
+        bulk: None,
     };
     match insert_agreement(store, &template, request).await? {
         Creation::Created(a) => {
             tracing::info!(agreement_id = %a.id, "agreement created");
-            Ok(a)
+            Ok(*a)
         }
         Creation::AlreadyOpen(existing) => Err(ServiceError::Conflict {
             detail: format!(
-                "account {} already has an open agreement of template {}: {existing}",
-                input.account_id, template.id
+                "account {} already has an open agreement of template {}: {}",
+                existing.account_id, template.id, existing.id
             ),
-            existing_id: Some(existing.to_string()),
+            existing_id: Some(existing.id.to_string()),
         }),
+        Creation::TemplateInactive => Err(inactive(&template.id)),
     }
 }
 
-pub async fn get_agreement(store: &Store, caller: &Principal, id: &str) -> ServiceResult<Agreement> {
+pub async fn get_agreement(
+    store: &Store,
+    caller: &Principal,
+    id: &str,
+) -> ServiceResult<Agreement> {
     caller.require_staff()?;
     require_agreement(store, id).await
 }
@@ -157,7 +167,9 @@ pub async fn list_agreements(
     page: &PageRequest,
 ) -> ServiceResult<Page<Agreement>> {
     caller.require_staff()?;
-    store.list(&agreement_query(filter), page.limit, page.cursor.as_deref()).await
+    store
+        .list(&agreement_query(filter), page.limit, page.cursor.as_deref())
+        .await
 }
 
 /// The most selective index for the filters; the rest become filter expressions.
@@ -169,9 +181,17 @@ pub fn agreement_query(filter: &AgreementFilter) -> ListQuery {
         }
         q
     } else if let Some(template) = &filter.template_id {
-        ListQuery::new(Some("GSI2"), keys::template(template), keys::AGREEMENT_PREFIX)
+        ListQuery::new(
+            Some("GSI2"),
+            keys::template(template),
+            keys::AGREEMENT_PREFIX,
+        )
     } else {
-        ListQuery::new(Some("GSI3"), keys::ALL_AGREEMENTS.into(), keys::AGREEMENT_PREFIX)
+        ListQuery::new(
+            Some("GSI3"),
+            keys::ALL_AGREEMENTS.into(),
+            keys::AGREEMENT_PREFIX,
+        )
     };
     if let Some(p) = &filter.provider_id {
         query.equals.push(("provider_id", p.to_string()));
@@ -201,28 +221,20 @@ pub async fn transition(store: &Store, id: &Id, t: Transition<'_>) -> ServiceRes
         let mut event =
             HistoryEvent::of_change(Some(&current), &next, t.action, t.actor.clone(), t.source);
         event.details = t.details.clone();
-        let mut actions = vec![
-            WriteAction::Replace(to_item(&next)?, current.version),
-            WriteAction::Create(to_item(&event)?),
-        ];
-        if current.status.is_open() && !next.status.is_open() {
-            actions.push(WriteAction::Delete(Keys::new(
-                keys::account(&current.account_id),
-                keys::open_agreement_sk(&current.template_id),
-            )));
-        }
-        match store.transact(actions).await {
+        match store
+            .update_appending(&next, current.version, HISTORY, &event)
+            .await
+        {
             Ok(()) => {
                 tracing::info!(agreement_id = %id, status = next.status.as_str(), version = next.version, "agreement changed");
                 return Ok(next);
             }
-            Err(StoreError::Cancelled(reasons)) if failed(&reasons, 0) || failed(&reasons, 1) => {
-                if t.if_match.is_some() {
-                    return Err(ServiceError::PreconditionFailed(
-                        "the agreement changed while this request was applied".into(),
-                    ));
-                }
+            Err(StoreError::ConditionFailed) if t.if_match.is_some() => {
+                return Err(ServiceError::PreconditionFailed(
+                    "the agreement changed while this request was applied".into(),
+                ))
             }
+            Err(StoreError::ConditionFailed) => continue,
             Err(e) => return Err(e.into()),
         }
     }
@@ -256,6 +268,7 @@ pub async fn deactivate_agreement(
     .await
 }
 
+/// The history, oldest first, paged by position under a sealed cursor.
 pub async fn agreement_history(
     store: &Store,
     caller: &Principal,
@@ -263,9 +276,41 @@ pub async fn agreement_history(
     page: &PageRequest,
 ) -> ServiceResult<Page<HistoryEvent>> {
     caller.require_staff()?;
-    let agreement = require_agreement(store, id).await?;
-    let query = ListQuery::new(None, keys::agreement(&agreement.id), keys::HISTORY_PREFIX);
-    store.list(&query, page.limit, page.cursor.as_deref()).await
+    let id = known_id(id, "agreement")?;
+    let events: Vec<HistoryEvent> = store
+        .get_list(&keys::agreement(&id), keys::META, HISTORY)
+        .await?
+        .ok_or_else(|| not_found("agreement", &id))?;
+    let scope = format!("history:{id}");
+    let start = match page.cursor.as_deref() {
+        None => 0,
+        Some(c) => store
+            .cursors()
+            .decode(&scope, c)?
+            .get("offset")
+            .and_then(|v| v.as_s().ok())
+            .and_then(|v| v.parse::<usize>().ok())
+            .ok_or_else(|| {
+                ServiceError::Validation("`cursor` is not a cursor of this list".into())
+            })?,
+    };
+    let end = start.saturating_add(page.limit).min(events.len());
+    let next_cursor = if end < events.len() {
+        let key = std::collections::HashMap::from([(
+            "offset".to_string(),
+            aws_sdk_dynamodb::types::AttributeValue::S(end.to_string()),
+        )]);
+        store.cursors().encode(&scope, &key)
+    } else {
+        None
+    };
+    Ok(Page {
+        items: events
+            .get(start..end)
+            .map(<[_]>::to_vec)
+            .unwrap_or_default(),
+        next_cursor,
+    })
 }
 
 /// Only for filters given as text by callers.

@@ -3,6 +3,8 @@
 
 pub mod accounts;
 pub mod agreements;
+pub mod bulk;
+pub mod provider_accounts;
 pub mod providers;
 pub mod templates;
 

@@ -4,11 +4,11 @@ use crate::error::{ServiceError, ServiceResult};
 use crate::model::{
     AgreementTemplate, Id, Instant, NewTemplate, Principal, TemplatePatch, TemplateState,
 };
-use crate::services::accounts::failed;
+use crate::services::providers::require_provider;
 use crate::services::{
     check_version, filter_id, known_id, not_found, PageRequest, OPTIMISTIC_ATTEMPTS,
 };
-use crate::store::{keys, to_item, Keys, ListQuery, Page, Store, StoreError, WriteAction};
+use crate::store::{keys, ListQuery, Page, Store, StoreError};
 
 pub async fn create_template(
     store: &Store,
@@ -16,24 +16,12 @@ pub async fn create_template(
     input: NewTemplate,
 ) -> ServiceResult<AgreementTemplate> {
     caller.require_staff()?;
-    let provider_id = known_id(&input.provider_id, "provider")?;
-    let template = AgreementTemplate::create(input, provider_id.clone(), Instant::now())?;
-    let written = store
-        .transact(vec![
-            WriteAction::Check(Keys::new(keys::provider(&provider_id), keys::META), None),
-            WriteAction::Create(to_item(&template)?),
-        ])
-        .await;
-    match written {
-        Ok(()) => {
-            tracing::info!(template_id = %template.id, "agreement template created");
-            Ok(template)
-        }
-        Err(StoreError::Cancelled(reasons)) if failed(&reasons, 0) => {
-            Err(not_found("provider", &provider_id))
-        }
-        Err(e) => Err(e.into()),
-    }
+    // Providers are never deleted: one read is enough to know the template's provider exists.
+    let provider = require_provider(store, &input.provider_id).await?;
+    let template = AgreementTemplate::create(input, provider.id, Instant::now())?;
+    store.create(&template).await?;
+    tracing::info!(template_id = %template.id, "agreement template created");
+    Ok(template)
 }
 
 pub async fn get_template(
@@ -72,7 +60,11 @@ pub async fn list_templates(
     let provider_id = filter_id(filter.provider_id.as_deref(), "provider_id")?;
     let mut query = match provider_id {
         Some(p) => ListQuery::new(Some("GSI2"), keys::provider(&p), keys::TEMPLATE_PREFIX),
-        None => ListQuery::new(Some("GSI1"), keys::ALL_TEMPLATES.into(), keys::TEMPLATE_PREFIX),
+        None => ListQuery::new(
+            Some("GSI1"),
+            keys::ALL_TEMPLATES.into(),
+            keys::TEMPLATE_PREFIX,
+        ),
     };
     if let Some(state) = filter.state.as_deref() {
         let state = TemplateState::parse(state).ok_or_else(|| {
@@ -91,7 +83,10 @@ pub async fn update_template(
     if_match: Option<u64>,
 ) -> ServiceResult<AgreementTemplate> {
     caller.require_staff()?;
-    change(store, id, if_match, |t| t.patched(patch.clone(), Instant::now())).await
+    change(store, id, if_match, |t| {
+        t.patched(patch.clone(), Instant::now())
+    })
+    .await
 }
 
 pub async fn set_template_state(

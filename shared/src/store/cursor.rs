@@ -108,7 +108,10 @@ mod tests {
         let s = CursorSigner::new(b"k").expect("key");
         let c = s.encode("accounts", &key()).expect("encodes");
         assert!(s.decode("providers", &c).is_err(), "other list");
-        assert!(CursorSigner::new(b"other").expect("key").decode("accounts", &c).is_err());
+        assert!(CursorSigner::new(b"other")
+            .expect("key")
+            .decode("accounts", &c)
+            .is_err());
         let (payload, tag) = c.split_once('.').expect("dot");
         let forged = URL_SAFE_NO_PAD.encode(br##"{"PK":"ACCOUNT#2","SK":"#META"}"##);
         assert!(s.decode("accounts", &format!("{forged}.{tag}")).is_err());

@@ -25,14 +25,25 @@ pub fn domain(domain: &str) -> String {
     format!("DOMAIN#{domain}")
 }
 
-/// The sort key of a history event: ordered by the agreement version it records, then by id.
-pub fn history_sk(agreement_version: u64, event_id: &Id) -> String {
-    format!("HISTORY#{agreement_version:010}#{event_id}")
+/// A provider account's item sits in its provider's partition, keyed by the provider's own id,
+/// so the key itself makes (provider, provider-specific id) unique and the bulk worker can page
+/// through a provider's customers in key order.
+pub fn provider_account_sk(provider_specific_id: &str) -> String {
+    format!("PA#{provider_specific_id}")
 }
 
-/// The guard item that holds an account's one open agreement of a template.
-pub fn open_agreement_sk(template_id: &Id) -> String {
-    format!("OPEN#TEMPLATE#{template_id}")
+/// A provider account in its account's collection (GSI1).
+pub fn provider_account_by_account(provider_id: &Id, provider_specific_id: &str) -> String {
+    format!("PA#{provider_id}#{provider_specific_id}")
+}
+
+pub fn job(id: &Id) -> String {
+    format!("JOB#{id}")
+}
+
+/// An agreement's place in its collections (account, template, all): oldest first.
+pub fn agreement_in_collection(created_at: &str, id: &Id) -> String {
+    format!("AGREEMENT#{created_at}#{id}")
 }
 
 pub const ALL_PROVIDERS: &str = "PROVIDERS";
@@ -41,7 +52,7 @@ pub const ALL_TEMPLATES: &str = "TEMPLATES";
 pub const ALL_AGREEMENTS: &str = "AGREEMENTS";
 
 pub const CONTACT_PREFIX: &str = "CONTACT#";
-pub const HISTORY_PREFIX: &str = "HISTORY#";
+pub const PROVIDER_ACCOUNT_PREFIX: &str = "PA#";
 pub const PROVIDER_PREFIX: &str = "PROVIDER#";
 pub const ACCOUNT_PREFIX: &str = "ACCOUNT#";
 pub const TEMPLATE_PREFIX: &str = "TEMPLATE#";

@@ -1,21 +1,23 @@
 //! The only code that speaks DynamoDB: item mapping, conditional writes, transactions and pages.
 
 pub mod cursor;
+pub mod jobs;
 pub mod keys;
 pub mod records;
 pub mod schema;
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem};
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use serde::de::DeserializeOwned;
 
 use crate::error::ServiceError;
 use crate::model::Id;
 pub use cursor::CursorSigner;
+pub use jobs::{ChunkCounts, ChunkEnd};
 pub use keys::Keys;
 pub use records::Record;
 
@@ -25,9 +27,6 @@ pub enum StoreError {
     /// A single write's condition did not hold.
     #[error("the conditional request failed")]
     ConditionFailed,
-    /// A transaction was cancelled; one reason code per action, in order ("None" where it held).
-    #[error("transaction cancelled: {0:?}")]
-    Cancelled(Vec<String>),
     #[error("stored item could not be read: {0}")]
     Corrupt(String),
     #[error("DynamoDB request failed: {0}")]
@@ -40,10 +39,14 @@ impl From<StoreError> for ServiceError {
     }
 }
 
-fn sdk_error<E: ProvideErrorMetadata + std::fmt::Debug>(e: SdkError<E>) -> StoreError {
-    let code = e.code().unwrap_or("unknown").to_string();
-    let message = e.message().unwrap_or_default().to_string();
-    StoreError::Sdk(format!("{code}: {message}"))
+pub(crate) fn sdk_error<E>(e: SdkError<E>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match e.code() {
+        Some(code) => StoreError::Sdk(format!("{code}: {}", e.message().unwrap_or_default())),
+        None => StoreError::Sdk(aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string()),
+    }
 }
 
 /// A page of a list, as the contract answers it.
@@ -89,18 +92,6 @@ impl ListQuery {
     }
 }
 
-/// One action of a transaction.
-pub enum WriteAction {
-    /// Put a record that must not exist yet.
-    Create(HashMap<String, AttributeValue>),
-    /// Replace a record whose stored `version` must equal the given one.
-    Replace(HashMap<String, AttributeValue>, u64),
-    /// Delete an item (no condition).
-    Delete(Keys),
-    /// Require that an item exists and, optionally, that an attribute has a value.
-    Check(Keys, Option<(&'static str, String)>),
-}
-
 #[derive(Clone, Debug)]
 pub struct Store {
     client: Client,
@@ -125,7 +116,9 @@ pub fn to_item<R: Record>(record: &R) -> Result<HashMap<String, AttributeValue>,
     Ok(item)
 }
 
-pub fn from_item<T: DeserializeOwned>(item: HashMap<String, AttributeValue>) -> Result<T, StoreError> {
+pub fn from_item<T: DeserializeOwned>(
+    item: HashMap<String, AttributeValue>,
+) -> Result<T, StoreError> {
     serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
@@ -135,8 +128,6 @@ fn key_map(pk: &str, sk: &str) -> HashMap<String, AttributeValue> {
         ("SK".to_string(), AttributeValue::S(sk.to_string())),
     ])
 }
-
-const TRANSACTION_ATTEMPTS: u32 = 6;
 
 impl Store {
     pub fn new(client: Client, table: impl Into<String>, cursors: CursorSigner) -> Self {
@@ -155,8 +146,16 @@ impl Store {
         &self.table
     }
 
+    pub fn cursors(&self) -> &CursorSigner {
+        &self.cursors
+    }
+
     /// A strongly consistent read of one item.
-    pub async fn get<T: DeserializeOwned>(&self, pk: &str, sk: &str) -> Result<Option<T>, StoreError> {
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        pk: &str,
+        sk: &str,
+    ) -> Result<Option<T>, StoreError> {
         let out = self
             .client
             .get_item()
@@ -187,7 +186,11 @@ impl Store {
     }
 
     /// Replaces a record if its stored version is still `expected_version`.
-    pub async fn replace<R: Record>(&self, record: &R, expected_version: u64) -> Result<(), StoreError> {
+    pub async fn replace<R: Record>(
+        &self,
+        record: &R,
+        expected_version: u64,
+    ) -> Result<(), StoreError> {
         let result = self
             .client
             .put_item()
@@ -195,7 +198,10 @@ impl Store {
             .set_item(Some(to_item(record)?))
             .condition_expression("attribute_exists(PK) AND #version = :expected")
             .expression_attribute_names("#version", "version")
-            .expression_attribute_values(":expected", AttributeValue::N(expected_version.to_string()))
+            .expression_attribute_values(
+                ":expected",
+                AttributeValue::N(expected_version.to_string()),
+            )
             .send()
             .await;
         match result {
@@ -205,92 +211,131 @@ impl Store {
         }
     }
 
-    /// Writes all actions or none. A conflict with another transaction on the same items is
-    /// retried with backoff; a failed condition comes back as `Cancelled` with its reasons.
-    pub async fn transact(&self, actions: Vec<WriteAction>) -> Result<(), StoreError> {
-        let items = actions
-            .into_iter()
-            .map(|a| self.transact_item(a))
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let result = self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(items.clone()))
-                .send()
-                .await;
-            let err = match result {
-                Ok(_) => return Ok(()),
-                Err(e) => e,
-            };
-            let reasons = match err.as_service_error() {
-                Some(
-                    aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c),
-                ) => c
-                    .cancellation_reasons()
-                    .iter()
-                    .map(|r| r.code().unwrap_or("None").to_string())
-                    .collect::<Vec<_>>(),
-                _ if err.code() == Some("TransactionInProgressException") => vec![],
-                _ => return Err(sdk_error(err)),
-            };
-            let conflict = reasons.is_empty()
-                || reasons
-                    .iter()
-                    .any(|r| r == "TransactionConflict" || r == "ThrottlingError");
-            let failed_condition = reasons.iter().any(|r| r == "ConditionalCheckFailed");
-            if failed_condition || !conflict || attempt >= TRANSACTION_ATTEMPTS {
-                return Err(StoreError::Cancelled(reasons));
-            }
-            backoff(attempt).await;
+    /// Puts a new record unless its key is taken; when it is, answers the item that holds it
+    /// (read in the same request, with ReturnValuesOnConditionCheckFailure).
+    /// `extra` attributes are stored beside the record's own.
+    pub async fn create_or_existing<R: Record, T: DeserializeOwned>(
+        &self,
+        record: &R,
+        extra: Vec<(&str, AttributeValue)>,
+    ) -> Result<Option<T>, StoreError> {
+        let mut item = to_item(record)?;
+        for (k, v) in extra {
+            item.insert(k.to_string(), v);
+        }
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(PK)")
+            .return_values_on_condition_check_failure(
+                aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
+            )
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(None),
+            Err(e) => match e.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(c)) => match c.item.clone() {
+                    Some(existing) => Ok(Some(from_item(existing)?)),
+                    None => Err(StoreError::ConditionFailed),
+                },
+                _ => Err(sdk_error(e)),
+            },
         }
     }
 
-    fn transact_item(&self, action: WriteAction) -> Result<TransactWriteItem, StoreError> {
-        let build = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Sdk(e.to_string());
-        let item = match action {
-            WriteAction::Create(item) => TransactWriteItem::builder().put(
-                Put::builder()
-                    .table_name(&self.table)
-                    .set_item(Some(item))
-                    .condition_expression("attribute_not_exists(PK)")
-                    .build()
-                    .map_err(build)?,
-            ),
-            WriteAction::Replace(item, expected) => TransactWriteItem::builder().put(
-                Put::builder()
-                    .table_name(&self.table)
-                    .set_item(Some(item))
-                    .condition_expression("attribute_exists(PK) AND #version = :expected")
-                    .expression_attribute_names("#version", "version")
-                    .expression_attribute_values(":expected", AttributeValue::N(expected.to_string()))
-                    .build()
-                    .map_err(build)?,
-            ),
-            WriteAction::Delete(keys) => TransactWriteItem::builder().delete(
-                Delete::builder()
-                    .table_name(&self.table)
-                    .set_key(Some(key_map(&keys.pk, &keys.sk)))
-                    .build()
-                    .map_err(build)?,
-            ),
-            WriteAction::Check(keys, equals) => {
-                let mut check = ConditionCheck::builder()
-                    .table_name(&self.table)
-                    .set_key(Some(key_map(&keys.pk, &keys.sk)));
-                check = match equals {
-                    Some((attribute, value)) => check
-                        .condition_expression("attribute_exists(PK) AND #a = :v")
-                        .expression_attribute_names("#a", attribute)
-                        .expression_attribute_values(":v", AttributeValue::S(value)),
-                    None => check.condition_expression("attribute_exists(PK)"),
-                };
-                TransactWriteItem::builder().condition_check(check.build().map_err(build)?)
+    /// Writes a record's new state and appends `event` to its `list` attribute in one request,
+    /// if the stored version is still `expected_version`. Earlier entries of the list are never
+    /// rewritten: the update only appends.
+    pub async fn update_appending<R: Record, E: serde::Serialize>(
+        &self,
+        record: &R,
+        expected_version: u64,
+        list: &str,
+        event: &E,
+    ) -> Result<(), StoreError> {
+        let item = to_item(record)?;
+        let mut names = HashMap::new();
+        let mut values = HashMap::new();
+        let mut sets = Vec::new();
+        for (i, (name, value)) in item.into_iter().enumerate() {
+            if name == "PK" || name == "SK" || name == list {
+                continue;
             }
+            names.insert(format!("#a{i}"), name);
+            values.insert(format!(":a{i}"), value);
+            sets.push(format!("#a{i} = :a{i}"));
+        }
+        let event: HashMap<String, AttributeValue> =
+            serde_dynamo::to_item(event).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        names.insert("#list".into(), list.to_string());
+        names.insert("#version".into(), "version".into());
+        values.insert(
+            ":event".into(),
+            AttributeValue::L(vec![AttributeValue::M(event)]),
+        );
+        values.insert(":empty".into(), AttributeValue::L(vec![]));
+        values.insert(
+            ":expected".into(),
+            AttributeValue::N(expected_version.to_string()),
+        );
+        sets.push("#list = list_append(if_not_exists(#list, :empty), :event)".into());
+        let keys = record.keys();
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_map(&keys.pk, &keys.sk)))
+            .update_expression(format!("SET {}", sets.join(", ")))
+            .condition_expression("attribute_exists(PK) AND #version = :expected")
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Err(StoreError::ConditionFailed),
+            Err(e) => Err(sdk_error(e)),
+        }
+    }
+
+    /// A list attribute of one item (None when the item does not exist).
+    pub async fn get_list<T: DeserializeOwned>(
+        &self,
+        pk: &str,
+        sk: &str,
+        list: &str,
+    ) -> Result<Option<Vec<T>>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_map(pk, sk)))
+            .projection_expression("#list, PK")
+            .expression_attribute_names("#list", list)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        let Some(mut item) = out.item else {
+            return Ok(None);
         };
-        Ok(item.build())
+        match item.remove(list) {
+            Some(AttributeValue::L(entries)) => entries
+                .into_iter()
+                .map(|e| match e {
+                    AttributeValue::M(m) => from_item(m),
+                    _ => Err(StoreError::Corrupt(format!(
+                        "`{list}` holds a non-map entry"
+                    ))),
+                })
+                .collect::<Result<Vec<T>, _>>()
+                .map(Some),
+            Some(_) => Err(StoreError::Corrupt(format!("`{list}` is not a list"))),
+            None => Ok(Some(Vec::new())),
+        }
     }
 
     /// One page of a list, filled up to `limit` even when filters drop items.
@@ -311,8 +356,14 @@ impl Store {
         };
         let mut names = HashMap::from([("#pk".to_string(), pk_attr), ("#sk".to_string(), sk_attr)]);
         let mut values = HashMap::from([
-            (":pk".to_string(), AttributeValue::S(query.partition.clone())),
-            (":prefix".to_string(), AttributeValue::S(query.sort_prefix.to_string())),
+            (
+                ":pk".to_string(),
+                AttributeValue::S(query.partition.clone()),
+            ),
+            (
+                ":prefix".to_string(),
+                AttributeValue::S(query.sort_prefix.to_string()),
+            ),
         ]);
         let mut filters = Vec::new();
         for (i, (attribute, value)) in query.equals.iter().enumerate() {
@@ -406,13 +457,8 @@ impl Store {
     }
 }
 
-fn is_condition_failure<E: ProvideErrorMetadata + std::fmt::Debug>(e: &SdkError<E>) -> bool {
+pub(crate) fn is_condition_failure<E: ProvideErrorMetadata + std::fmt::Debug>(
+    e: &SdkError<E>,
+) -> bool {
     e.code() == Some("ConditionalCheckFailedException")
-}
-
-async fn backoff(attempt: u32) {
-    use rand::Rng;
-    let cap = 20u64 << attempt.min(6);
-    let jitter = rand::thread_rng().gen_range(0..=cap);
-    tokio::time::sleep(Duration::from_millis(5 + jitter)).await;
 }

@@ -2,7 +2,9 @@
 
 use serde::{de::DeserializeOwned, Serialize};
 
-use crate::model::{Account, Agreement, AgreementTemplate, Contact, HistoryEvent, Provider};
+use crate::model::{
+    Account, Agreement, AgreementTemplate, BulkJob, Contact, Provider, ProviderAccount,
+};
 use crate::store::keys::{self, Keys, META};
 
 /// An entity with a place in the table.
@@ -39,6 +41,27 @@ impl Record for Contact {
     }
 }
 
+impl Record for ProviderAccount {
+    const TYPE: &'static str = "provider_account";
+    fn keys(&self) -> Keys {
+        Keys::new(
+            keys::provider(&self.provider_id),
+            keys::provider_account_sk(&self.provider_specific_id),
+        )
+        .gsi1(
+            keys::account(&self.account_id),
+            keys::provider_account_by_account(&self.provider_id, &self.provider_specific_id),
+        )
+    }
+}
+
+impl Record for BulkJob {
+    const TYPE: &'static str = "bulk_job";
+    fn keys(&self) -> Keys {
+        Keys::new(keys::job(&self.id), META)
+    }
+}
+
 impl Record for AgreementTemplate {
     const TYPE: &'static str = "agreement_template";
     fn keys(&self) -> Keys {
@@ -52,38 +75,11 @@ impl Record for AgreementTemplate {
 impl Record for Agreement {
     const TYPE: &'static str = "agreement";
     fn keys(&self) -> Keys {
-        let pk = keys::agreement(&self.id);
-        Keys::new(pk.clone(), META)
-            .gsi1(keys::account(&self.account_id), pk.clone())
-            .gsi2(keys::template(&self.template_id), pk.clone())
-            .gsi3(keys::ALL_AGREEMENTS, pk)
-    }
-}
-
-impl Record for HistoryEvent {
-    const TYPE: &'static str = "history_event";
-    fn keys(&self) -> Keys {
-        Keys::new(
-            keys::agreement(&self.agreement_id),
-            keys::history_sk(self.agreement_version, &self.id),
-        )
-    }
-}
-
-/// The item that holds an account's one open agreement of a template.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct OpenAgreementGuard {
-    pub account_id: crate::model::Id,
-    pub template_id: crate::model::Id,
-    pub agreement_id: crate::model::Id,
-}
-
-impl Record for OpenAgreementGuard {
-    const TYPE: &'static str = "open_agreement";
-    fn keys(&self) -> Keys {
-        Keys::new(
-            keys::account(&self.account_id),
-            keys::open_agreement_sk(&self.template_id),
-        )
+        // Agreement ids are derived, not time-ordered: the index sort keys carry the creation time.
+        let sk = keys::agreement_in_collection(&self.created_at.to_string(), &self.id);
+        Keys::new(keys::agreement(&self.id), META)
+            .gsi1(keys::account(&self.account_id), sk.clone())
+            .gsi2(keys::template(&self.template_id), sk.clone())
+            .gsi3(keys::ALL_AGREEMENTS, sk)
     }
 }

@@ -14,7 +14,11 @@ use crate::AppContext;
 pub async fn create_account(ctx: Arc<AppContext>, request: Request) -> ServiceResult<Reply> {
     let caller = staff(&request)?;
     let account = accounts::create_account(&ctx.store, &caller, json(&request)?).await?;
-    Reply::created(&account, account.version, format!("/accounts/{}", account.id))
+    Reply::created(
+        &account,
+        account.version,
+        format!("/accounts/{}", account.id),
+    )
 }
 
 pub async fn get_account(ctx: Arc<AppContext>, request: Request) -> ServiceResult<Reply> {
@@ -26,7 +30,10 @@ pub async fn get_account(ctx: Arc<AppContext>, request: Request) -> ServiceResul
 pub async fn list_accounts(ctx: Arc<AppContext>, request: Request) -> ServiceResult<Reply> {
     let caller = staff(&request)?;
     let page = query(&request, &[])?.page()?;
-    Reply::json(StatusCode::OK, &accounts::list_accounts(&ctx.store, &caller, &page).await?)
+    Reply::json(
+        StatusCode::OK,
+        &accounts::list_accounts(&ctx.store, &caller, &page).await?,
+    )
 }
 
 pub async fn create_contact(ctx: Arc<AppContext>, request: Request) -> ServiceResult<Reply> {

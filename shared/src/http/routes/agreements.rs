@@ -32,7 +32,10 @@ pub async fn get_agreement(ctx: Arc<AppContext>, request: Request) -> ServiceRes
 
 pub async fn list_agreements(ctx: Arc<AppContext>, request: Request) -> ServiceResult<Reply> {
     let caller = staff(&request)?;
-    let q = query(&request, &["account_id", "template_id", "provider_id", "status"])?;
+    let q = query(
+        &request,
+        &["account_id", "template_id", "provider_id", "status"],
+    )?;
     let filter = AgreementFilter {
         account_id: filter_id(q.get("account_id").as_deref(), "account_id")?,
         template_id: filter_id(q.get("template_id").as_deref(), "template_id")?,

@@ -2,5 +2,6 @@
 
 pub mod accounts;
 pub mod agreements;
+pub mod bulk;
 pub mod providers;
 pub mod templates;

@@ -14,7 +14,11 @@ use crate::AppContext;
 pub async fn create_provider(ctx: Arc<AppContext>, request: Request) -> ServiceResult<Reply> {
     let caller = staff(&request)?;
     let provider = providers::create_provider(&ctx.store, &caller, json(&request)?).await?;
-    Reply::created(&provider, provider.version, format!("/providers/{}", provider.id))
+    Reply::created(
+        &provider,
+        provider.version,
+        format!("/providers/{}", provider.id),
+    )
 }
 
 pub async fn get_provider(ctx: Arc<AppContext>, request: Request) -> ServiceResult<Reply> {
@@ -26,5 +30,8 @@ pub async fn get_provider(ctx: Arc<AppContext>, request: Request) -> ServiceResu
 pub async fn list_providers(ctx: Arc<AppContext>, request: Request) -> ServiceResult<Reply> {
     let caller = staff(&request)?;
     let page = query(&request, &[])?.page()?;
-    Reply::json(StatusCode::OK, &providers::list_providers(&ctx.store, &caller, &page).await?)
+    Reply::json(
+        StatusCode::OK,
+        &providers::list_providers(&ctx.store, &caller, &page).await?,
+    )
 }

@@ -48,7 +48,11 @@ pub async fn update_template(ctx: Arc<AppContext>, request: Request) -> ServiceR
     Reply::record(StatusCode::OK, &template, template.version)
 }
 
-async fn set_state(ctx: Arc<AppContext>, request: Request, state: TemplateState) -> ServiceResult<Reply> {
+async fn set_state(
+    ctx: Arc<AppContext>,
+    request: Request,
+    state: TemplateState,
+) -> ServiceResult<Reply> {
     let caller = staff(&request)?;
     let id = path(&request, "id")?;
     let expected = if_match(&request)?;

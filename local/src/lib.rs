@@ -1,0 +1,448 @@
+//! A docker-free stand-in for `sam local`: runs template.yaml's functions (their cargo binaries)
+//! behind a local HTTP API with the JWT authorizer and SQS event sources, against a moto server.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), local_stack::Error> {
+//! let stack = local_stack::start(local_stack::Config::default()).await?;
+//! println!("{}", stack.base_url());
+//! stack.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod apigw;
+mod aws;
+mod http_api;
+mod ids;
+pub mod intrinsics;
+pub mod jwt;
+pub mod lambda;
+pub mod routes;
+mod runtime_api;
+mod server;
+pub mod sqs;
+pub mod template;
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+pub use aws::TableSetupError;
+use intrinsics::{QueueAddress, ResolveError, Resolver, ACCOUNT_ID, REGION};
+use lambda::{FunctionSpec, Pool};
+use routes::{Route, Router};
+use server::ShutdownTrigger;
+pub use sqs::QueueSetupError;
+use template::{RouteAuth, Template, TemplateError};
+
+/// The JWT secret when `LOCAL_JWT_SECRET` is not set.
+pub const DEFAULT_JWT_SECRET: &str = "local-dev-secret";
+
+/// Everything the runner can be told; `Default` gives the CLI's defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub template: PathBuf,
+    pub host: String,
+    /// 0 picks a free port.
+    pub port: u16,
+    /// The moto server (DynamoDB and SQS).
+    pub endpoint: String,
+    pub table_name: String,
+    /// Queues are named `<queue_prefix>-<LogicalId>`.
+    pub queue_prefix: String,
+    /// Where the functions' binaries are.
+    pub bin_dir: PathBuf,
+    /// Every queue's visibility timeout, in seconds, so failed messages come back quickly.
+    pub visibility_timeout: u32,
+    /// Template parameter overrides.
+    pub params: BTreeMap<String, String>,
+    /// Delete and recreate the table if it exists.
+    pub reset_table: bool,
+    /// Most processes one function may run at once.
+    pub max_instances: usize,
+    /// The HS256 secret of the JWT authorizer.
+    pub jwt_secret: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            template: PathBuf::from("template.yaml"),
+            host: "127.0.0.1".into(),
+            port: 3000,
+            endpoint: "http://127.0.0.1:5005".into(),
+            table_name: "agreements-local".into(),
+            queue_prefix: "agreements-local".into(),
+            bin_dir: PathBuf::from("target/debug"),
+            visibility_timeout: 5,
+            params: BTreeMap::new(),
+            reset_table: false,
+            max_instances: 8,
+            jwt_secret: DEFAULT_JWT_SECRET.into(),
+        }
+    }
+}
+
+/// Why the stack could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    #[error("{0}")]
+    Config(String),
+    #[error("function {function}: environment variable {variable}: {source}")]
+    Environment {
+        function: String,
+        variable: String,
+        source: ResolveError,
+    },
+    #[error("routes: {0}")]
+    Route(String),
+    #[error(transparent)]
+    Table(#[from] TableSetupError),
+    #[error(transparent)]
+    Queue(#[from] QueueSetupError),
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        address: String,
+        source: std::io::Error,
+    },
+}
+
+/// A started stack. Dropping it stops everything too, without waiting.
+#[derive(Debug)]
+pub struct RunningStack {
+    local_addr: SocketAddr,
+    base_url: String,
+    table_name: String,
+    queues: BTreeMap<String, QueueAddress>,
+    trigger: ShutdownTrigger,
+    pools: Vec<Pool>,
+    servers: Vec<JoinHandle<()>>,
+    pollers: Vec<JoinHandle<()>>,
+}
+
+impl RunningStack {
+    /// `http://<host>:<port>` of the HTTP API.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The address the HTTP API listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The local URL of a template queue, by logical id.
+    pub fn queue_url(&self, logical_id: &str) -> Option<&str> {
+        self.queues.get(logical_id).map(|q| q.url.as_str())
+    }
+
+    /// The local ARN of a template queue, by logical id.
+    pub fn queue_arn(&self, logical_id: &str) -> Option<&str> {
+        self.queues.get(logical_id).map(|q| q.arn.as_str())
+    }
+
+    pub fn table_name(&self) -> &str {
+        &self.table_name
+    }
+
+    /// Stops the pollers, kills every function process and waits for them, then stops the
+    /// servers. (Processes go before the Runtime API so that none sees its connection drop.)
+    pub async fn shutdown(mut self) {
+        for poller in std::mem::take(&mut self.pollers) {
+            poller.abort();
+            let _ = poller.await;
+        }
+        for pool in std::mem::take(&mut self.pools) {
+            pool.shutdown().await;
+        }
+        self.trigger.trigger();
+        for server in std::mem::take(&mut self.servers) {
+            if tokio::time::timeout(Duration::from_secs(5), server)
+                .await
+                .is_err()
+            {
+                tracing::warn!("a server did not stop in time");
+            }
+        }
+    }
+}
+
+impl Drop for RunningStack {
+    fn drop(&mut self) {
+        for poller in &self.pollers {
+            poller.abort();
+        }
+        for pool in &self.pools {
+            // Dropping the monitors' kill switches kills the processes; kill_on_drop covers a
+            // runtime that is itself going away.
+            drop(pool.close());
+        }
+        self.trigger.trigger();
+        for server in &self.servers {
+            server.abort();
+        }
+    }
+}
+
+/// Where moto puts a queue, used to check the template before anything is created.
+fn predicted_queue_addresses(
+    config: &Config,
+    template: &Template,
+) -> BTreeMap<String, QueueAddress> {
+    template
+        .queues
+        .iter()
+        .map(|queue| {
+            let name = sqs::queue_name(&config.queue_prefix, queue);
+            let address = QueueAddress {
+                url: format!(
+                    "{}/{ACCOUNT_ID}/{name}",
+                    config.endpoint.trim_end_matches('/')
+                ),
+                arn: format!("arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{name}"),
+                name,
+            };
+            (queue.logical_id.clone(), address)
+        })
+        .collect()
+}
+
+/// Each function's environment: template variables, then the local AWS settings.
+fn environments(
+    config: &Config,
+    template: &Template,
+    resolver: &Resolver,
+) -> Result<BTreeMap<String, BTreeMap<String, String>>, Error> {
+    let runner_rust_log = std::env::var("RUST_LOG").ok();
+    let mut all = BTreeMap::new();
+    for function in &template.functions {
+        let mut environment = BTreeMap::new();
+        for (variable, value) in &function.environment {
+            let resolved = resolver
+                .resolve(value)
+                .map_err(|source| Error::Environment {
+                    function: function.logical_id.clone(),
+                    variable: variable.clone(),
+                    source,
+                })?;
+            environment.insert(variable.clone(), resolved);
+        }
+        for (name, value) in [
+            ("AWS_ENDPOINT_URL", config.endpoint.as_str()),
+            ("AWS_REGION", REGION),
+            ("AWS_DEFAULT_REGION", REGION),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+        ] {
+            environment.insert(name.to_string(), value.to_string());
+        }
+        if let Some(level) = &runner_rust_log {
+            environment.insert("RUST_LOG".into(), level.clone());
+        }
+        all.insert(function.logical_id.clone(), environment);
+    }
+    Ok(all)
+}
+
+fn router(template: &Template) -> Result<Router, Error> {
+    let mut routes = Vec::new();
+    for function in &template.functions {
+        for event in &function.http_events {
+            let requires_jwt = matches!(event.auth, RouteAuth::Jwt { .. });
+            routes.push(
+                Route::new(&event.method, &event.path, &function.binary, requires_jwt)
+                    .map_err(Error::Route)?,
+            );
+        }
+    }
+    Router::new(routes).map_err(Error::Route)
+}
+
+async fn bind(address: &str) -> Result<TcpListener, Error> {
+    TcpListener::bind(address)
+        .await
+        .map_err(|source| Error::Bind {
+            address: address.to_string(),
+            source,
+        })
+}
+
+/// Starts the stack: table, queues, Runtime API, HTTP API and SQS pollers. Returns once all of
+/// it is ready.
+pub async fn start(config: Config) -> Result<RunningStack, Error> {
+    let template = Template::load(&config.template)?;
+    for ignored in &template.ignored_events {
+        tracing::info!(
+            function = %ignored.function,
+            event = %ignored.name,
+            r#type = %ignored.event_type,
+            "event type is not run locally; ignoring it"
+        );
+    }
+    let mut binaries: Vec<&str> = template
+        .functions
+        .iter()
+        .map(|f| f.binary.as_str())
+        .collect();
+    binaries.sort_unstable();
+    if let Some(pair) = binaries.windows(2).find(|pair| pair[0] == pair[1]) {
+        return Err(Error::Config(format!(
+            "binary {} serves more than one function; the local stack runs one function per binary",
+            pair[0]
+        )));
+    }
+
+    // Check parameters, intrinsics and routes before touching the endpoint.
+    let predicted = Resolver::new(
+        &template,
+        &config.params,
+        &config.table_name,
+        predicted_queue_addresses(&config, &template),
+    )
+    .map_err(Error::Config)?;
+    environments(&config, &template, &predicted)?;
+    let router = Arc::new(router(&template)?);
+
+    let sdk = aws::sdk_config(&config.endpoint).await;
+    if template.table.is_some() {
+        aws::ensure_table(
+            &aws_sdk_dynamodb::Client::new(&sdk),
+            &config.table_name,
+            config.reset_table,
+        )
+        .await?;
+    }
+    let sqs_client = aws_sdk_sqs::Client::new(&sdk);
+    let queues = sqs::ensure_queues(
+        &sqs_client,
+        &template.queues,
+        &config.queue_prefix,
+        config.visibility_timeout,
+    )
+    .await?;
+    let resolver = Resolver::new(
+        &template,
+        &config.params,
+        &config.table_name,
+        queues.clone(),
+    )
+    .map_err(Error::Config)?;
+    let mut environments = environments(&config, &template, &resolver)?;
+
+    let (trigger, shutdown) = ShutdownTrigger::new();
+    let runtime_listener = bind("127.0.0.1:0").await?;
+    let runtime_addr = runtime_listener
+        .local_addr()
+        .map_err(|source| Error::Bind {
+            address: "127.0.0.1:0".into(),
+            source,
+        })?;
+    let mut pools = HashMap::new();
+    for function in &template.functions {
+        let spec = FunctionSpec {
+            name: function.binary.clone(),
+            executable: config.bin_dir.join(&function.binary),
+            environment: environments
+                .remove(&function.logical_id)
+                .unwrap_or_default(),
+            timeout: Duration::from_secs(function.timeout_secs),
+            memory_mb: function.memory_mb,
+            max_instances: config.max_instances,
+        };
+        if !spec.executable.is_file() {
+            tracing::warn!(
+                function = %function.logical_id,
+                path = %spec.executable.display(),
+                "function binary not found; its invocations fail until you run `cargo build --workspace`"
+            );
+        }
+        pools.insert(
+            function.binary.clone(),
+            Pool::new(spec, runtime_addr.to_string()),
+        );
+    }
+    let pools = Arc::new(pools);
+
+    let mut servers = Vec::new();
+    let runtime_api = runtime_api::RuntimeApi::new(pools.clone());
+    servers.push(tokio::spawn(server::serve(
+        runtime_listener,
+        shutdown.clone(),
+        move |request, _peer| {
+            let api = runtime_api.clone();
+            async move { api.handle(request).await }
+        },
+    )));
+
+    let address = format!("{}:{}", config.host, config.port);
+    let listener = bind(&address).await?;
+    let local_addr = listener.local_addr().map_err(|source| Error::Bind {
+        address: address.clone(),
+        source,
+    })?;
+    let http_api =
+        http_api::HttpApi::new(router, pools.clone(), &config.jwt_secret, local_addr.port());
+    servers.push(tokio::spawn(server::serve(
+        listener,
+        shutdown.clone(),
+        move |request, peer| {
+            let api = http_api.clone();
+            async move { api.handle(request, peer).await }
+        },
+    )));
+
+    let pollers = start_event_sources(&template, &pools, &queues, &sqs_client);
+
+    let host = if local_addr.ip().is_ipv6() {
+        format!("[{}]", local_addr.ip())
+    } else {
+        local_addr.ip().to_string()
+    };
+    Ok(RunningStack {
+        local_addr,
+        base_url: format!("http://{host}:{}", local_addr.port()),
+        table_name: config.table_name.clone(),
+        queues,
+        trigger,
+        pools: pools.values().cloned().collect(),
+        servers,
+        pollers,
+    })
+}
+
+fn start_event_sources(
+    template: &Template,
+    pools: &HashMap<String, Pool>,
+    queues: &BTreeMap<String, QueueAddress>,
+    client: &aws_sdk_sqs::Client,
+) -> Vec<JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    for function in &template.functions {
+        let Some(pool) = pools.get(&function.binary) else {
+            continue;
+        };
+        for event in function.sqs_events.iter().filter(|e| e.enabled) {
+            let Some(queue) = queues.get(&event.queue) else {
+                continue;
+            };
+            let mapping = sqs::EventSourceMapping {
+                function: pool.clone(),
+                queue_url: queue.url.clone(),
+                queue_arn: queue.arn.clone(),
+                batch_size: event.batch_size,
+                report_batch_item_failures: event.report_batch_item_failures,
+                pollers: event.maximum_concurrency.unwrap_or(sqs::DEFAULT_POLLERS),
+            };
+            tracing::info!(function = %function.binary, queue = %queue.name, pollers = mapping.pollers, "polling queue");
+            tasks.extend(sqs::spawn_pollers(mapping, client.clone()));
+        }
+    }
+    tasks
+}

@@ -1,0 +1,133 @@
+//! Bulk jobs: "Create Agreements" on a template, run by the queue worker chunk by chunk.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Id, Instant};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    Queued,
+    Running,
+    Completed,
+    Failed,
+}
+
+impl JobStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Queued => "queued",
+            JobStatus::Running => "running",
+            JobStatus::Completed => "completed",
+            JobStatus::Failed => "failed",
+        }
+    }
+
+    pub fn is_finished(self) -> bool {
+        matches!(self, JobStatus::Completed | JobStatus::Failed)
+    }
+}
+
+/// What a bulk job makes; provider sync reuses the same machinery with its own kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobKind {
+    CreateAgreements,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BulkJob {
+    pub id: Id,
+    pub kind: JobKind,
+    pub template_id: Id,
+    pub provider_id: Id,
+    pub status: JobStatus,
+    /// Provider accounts the job covers; known once the worker has counted them.
+    pub total: Option<u64>,
+    pub created: u64,
+    pub skipped: u64,
+    pub failed: u64,
+    pub started_at: Option<Instant>,
+    pub finished_at: Option<Instant>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_reason: Option<String>,
+    pub requested_by: String,
+    pub created_at: Instant,
+    pub updated_at: Instant,
+    pub version: u64,
+    /// The cursor of the next chunk to be counted ("" = the first). A chunk's counts are added
+    /// only by the write that moves this pointer past it, so each chunk is counted once.
+    #[serde(default)]
+    pub next_cursor: String,
+    /// The last cursor a continuation message was sent for.
+    #[serde(default)]
+    pub sent_cursor: String,
+}
+
+/// What staff see of a job.
+#[derive(Debug, Clone, Serialize)]
+pub struct BulkJobView {
+    pub id: Id,
+    pub kind: JobKind,
+    pub template_id: Id,
+    pub provider_id: Id,
+    pub status: JobStatus,
+    pub total: Option<u64>,
+    pub created: u64,
+    pub skipped: u64,
+    pub failed: u64,
+    pub started_at: Option<Instant>,
+    pub finished_at: Option<Instant>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure_reason: Option<String>,
+    pub created_at: Instant,
+    pub updated_at: Instant,
+    pub version: u64,
+}
+
+impl From<BulkJob> for BulkJobView {
+    fn from(j: BulkJob) -> Self {
+        BulkJobView {
+            id: j.id,
+            kind: j.kind,
+            template_id: j.template_id,
+            provider_id: j.provider_id,
+            status: j.status,
+            total: j.total,
+            created: j.created,
+            skipped: j.skipped,
+            failed: j.failed,
+            started_at: j.started_at,
+            finished_at: j.finished_at,
+            failure_reason: j.failure_reason,
+            created_at: j.created_at,
+            updated_at: j.updated_at,
+            version: j.version,
+        }
+    }
+}
+
+impl BulkJob {
+    pub fn queued(template_id: Id, provider_id: Id, requested_by: String, now: Instant) -> BulkJob {
+        BulkJob {
+            id: Id::generate(),
+            kind: JobKind::CreateAgreements,
+            template_id,
+            provider_id,
+            status: JobStatus::Queued,
+            total: None,
+            created: 0,
+            skipped: 0,
+            failed: 0,
+            started_at: None,
+            finished_at: None,
+            failure_reason: None,
+            requested_by,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+            next_cursor: String::new(),
+            sent_cursor: String::new(),
+        }
+    }
+}

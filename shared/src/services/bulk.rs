@@ -1,0 +1,365 @@
+//! "Create Agreements" on a template: the job is queued by the API and run by the queue worker
+//! in bounded chunks of the provider's accounts, each chunk handing the rest on through the queue.
+//!
+//! Exactly-once effects under at-least-once delivery come from keys and conditions:
+//! - an agreement's key is derived from (template, account, generation), so a repeated write
+//!   lands on the same key, and the agreement records the job and provider account it was made
+//!   for, so a repeat is recognised as this job's own rather than counted as a skip;
+//! - a chunk's counts are added by the one conditional write that moves the job's chunk pointer
+//!   past it, so a redelivered or concurrently processed chunk is counted once;
+//! - the continuation is sent after that write, and re-sent by any later delivery that finds it
+//!   unsent, so a worker dying in between does not stall the job.
+
+use crate::error::{ServiceError, ServiceResult};
+use crate::model::{
+    Actor, AgreementSource, AgreementTemplate, BulkJob, BulkJobView, Id, Instant, JobStatus,
+    Principal, ProviderAccount, TemplateState,
+};
+use crate::queue::{BulkMessage, BulkQueue};
+use crate::services::agreements::{insert_agreement, AgreementRequest, Creation};
+use crate::services::templates::require_template;
+use crate::services::{known_id, not_found};
+use crate::store::{keys, ChunkCounts, ChunkEnd, Store};
+
+/// Queues a job; answers at once. The template must be active.
+pub async fn start_create_agreements(
+    store: &Store,
+    queue: &BulkQueue,
+    caller: &Principal,
+    template_id: &str,
+) -> ServiceResult<BulkJob> {
+    caller.require_staff()?;
+    let template = require_template(store, template_id).await?;
+    if template.state != TemplateState::Active {
+        return Err(ServiceError::conflict(format!(
+            "agreement template {} is inactive; activate it before creating agreements",
+            template.id
+        )));
+    }
+    let job = BulkJob::queued(
+        template.id.clone(),
+        template.provider_id.clone(),
+        caller.subject().to_string(),
+        Instant::now(),
+    );
+    store.create(&job).await?;
+    let message = BulkMessage::create_agreements(job.id.as_str(), template.id.as_str(), None);
+    if let Err(e) = queue.send(&message).await {
+        // The job can never run: say so on the job rather than leave it queued forever.
+        store
+            .fail_job(&job.id, "the job could not be queued", Instant::now())
+            .await?;
+        return Err(ServiceError::internal(e));
+    }
+    tracing::info!(job_id = %job.id, template_id = %template.id, "bulk job queued");
+    Ok(job)
+}
+
+pub async fn get_bulk_job(
+    store: &Store,
+    caller: &Principal,
+    id: &str,
+) -> ServiceResult<BulkJobView> {
+    caller.require_staff()?;
+    let id = known_id(id, "bulk job")?;
+    let job: Option<BulkJob> = store.get_entity(keys::job, &id).await?;
+    job.map(BulkJobView::from)
+        .ok_or_else(|| not_found("bulk job", &id))
+}
+
+/// How the worker chunks its work.
+#[derive(Debug, Clone, Copy)]
+pub struct BulkSettings {
+    /// Provider accounts per chunk (one Query, one message).
+    pub chunk_size: usize,
+    /// Agreements written at once within a chunk.
+    pub concurrency: usize,
+}
+
+impl Default for BulkSettings {
+    fn default() -> Self {
+        BulkSettings {
+            chunk_size: 100,
+            concurrency: 16,
+        }
+    }
+}
+
+impl BulkSettings {
+    /// `BULK_CHUNK_SIZE` (1–1000) and `BULK_CONCURRENCY` (1–64) override the defaults.
+    pub fn from_env() -> Self {
+        let read = |name: &str, max: usize| {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.parse::<usize>().ok())
+                .filter(|v| (1..=max).contains(v))
+        };
+        let d = BulkSettings::default();
+        BulkSettings {
+            chunk_size: read("BULK_CHUNK_SIZE", 1000).unwrap_or(d.chunk_size),
+            concurrency: read("BULK_CONCURRENCY", 64).unwrap_or(d.concurrency),
+        }
+    }
+}
+
+/// Why a message was not processed.
+#[derive(Debug, thiserror::Error)]
+pub enum ChunkError {
+    /// It never can be: it goes to the dead-letter queue once its receives are spent.
+    #[error("unprocessable message: {0}")]
+    Poison(String),
+    /// It may be later (a dependency failed); the message comes back after its visibility timeout.
+    #[error("transient failure: {0}")]
+    Retry(String),
+}
+
+impl From<ServiceError> for ChunkError {
+    fn from(e: ServiceError) -> Self {
+        ChunkError::Retry(e.to_string())
+    }
+}
+
+impl From<crate::store::StoreError> for ChunkError {
+    fn from(e: crate::store::StoreError) -> Self {
+        ChunkError::Retry(e.to_string())
+    }
+}
+
+/// What a delivery of a message did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChunkReport {
+    /// This delivery counted its chunk.
+    Counted { counts: ChunkCounts, end: ChunkEnd },
+    /// Another delivery counted this chunk first (a duplicate); effects were idempotent.
+    AlreadyCounted,
+    /// The job had finished; nothing to do.
+    JobFinished,
+}
+
+fn cursor_scope(job_id: &Id) -> String {
+    format!("bulk-job:{job_id}")
+}
+
+/// Processes one message: one chunk of the job's provider accounts.
+pub async fn run_chunk(
+    store: &Store,
+    queue: &BulkQueue,
+    settings: BulkSettings,
+    message: &BulkMessage,
+) -> Result<ChunkReport, ChunkError> {
+    let job_id = Id::parse(&message.job_id)
+        .ok_or_else(|| ChunkError::Poison(format!("`{}` is not a job id", message.job_id)))?;
+    let job: BulkJob = store
+        .get_entity(keys::job, &job_id)
+        .await?
+        .ok_or_else(|| ChunkError::Poison(format!("bulk job {job_id} does not exist")))?;
+    if job.template_id.as_str() != message.template_id {
+        return Err(ChunkError::Poison(format!(
+            "bulk job {job_id} is not of template {}",
+            message.template_id
+        )));
+    }
+    if job.status.is_finished() {
+        return Ok(ChunkReport::JobFinished);
+    }
+    let cursor = message.cursor.clone().unwrap_or_default();
+    if job.next_cursor != cursor {
+        resend_if_unsent(store, queue, &job).await?;
+        return Ok(ChunkReport::AlreadyCounted);
+    }
+    let start = if cursor.is_empty() {
+        None
+    } else {
+        Some(
+            store
+                .cursors()
+                .decode(&cursor_scope(&job_id), &cursor)
+                .map_err(|_| ChunkError::Poison("the message's cursor is not this job's".into()))?,
+        )
+    };
+
+    let template: AgreementTemplate = store
+        .get_entity(keys::template, &job.template_id)
+        .await?
+        .ok_or_else(|| {
+            ChunkError::Poison(format!("template {} does not exist", job.template_id))
+        })?;
+    let now = Instant::now();
+    if job.status == JobStatus::Queued {
+        let total = store
+            .count(
+                &keys::provider(&job.provider_id),
+                keys::PROVIDER_ACCOUNT_PREFIX,
+            )
+            .await?;
+        store.start_job(&job_id, total, now).await?;
+    }
+    if template.state != TemplateState::Active {
+        let end = ChunkEnd::Fail(deactivated(&template.id));
+        store
+            .count_chunk(&job_id, &cursor, ChunkCounts::default(), &end, now, None)
+            .await?;
+        return Ok(ChunkReport::Counted {
+            counts: ChunkCounts::default(),
+            end,
+        });
+    }
+
+    let (accounts, last_key) = store
+        .chunk::<ProviderAccount>(
+            &keys::provider(&job.provider_id),
+            keys::PROVIDER_ACCOUNT_PREFIX,
+            start,
+            settings.chunk_size,
+        )
+        .await?;
+    let (counts, stopped) =
+        create_for(store, &job, &template, accounts, settings.concurrency).await?;
+
+    let end = if stopped {
+        ChunkEnd::Fail(deactivated(&template.id))
+    } else {
+        match last_key {
+            Some(key) => ChunkEnd::Continue(
+                store
+                    .cursors()
+                    .encode(&cursor_scope(&job_id), &key)
+                    .ok_or_else(|| ChunkError::Retry("cursor of non-string key".into()))?,
+            ),
+            None => ChunkEnd::Complete,
+        }
+    };
+    // The pointer condition means no other chunk was counted since `job` was read, so the
+    // job's counts plus this chunk's are the final ones when this chunk ends the job.
+    let processed = job.created + job.skipped + job.failed + counts.total();
+    let counted = store
+        .count_chunk(
+            &job_id,
+            &cursor,
+            counts,
+            &end,
+            Instant::now(),
+            Some(processed),
+        )
+        .await?;
+    if !counted {
+        return Ok(ChunkReport::AlreadyCounted);
+    }
+    if let ChunkEnd::Continue(next) = &end {
+        send_continuation(store, queue, &job, next).await?;
+    }
+    tracing::info!(job_id = %job_id, created = counts.created, skipped = counts.skipped, failed = counts.failed, "bulk chunk counted");
+    Ok(ChunkReport::Counted { counts, end })
+}
+
+fn deactivated(template_id: &Id) -> String {
+    format!("agreement template {template_id} was deactivated while the job ran")
+}
+
+/// Writes the chunk's agreements in waves of `concurrency`. The template's state is read again
+/// before every wave after the first, so a deactivation stops the job within one wave. Returns
+/// the counts of the provider accounts gone through, and whether it stopped for a deactivation.
+async fn create_for(
+    store: &Store,
+    job: &BulkJob,
+    template: &AgreementTemplate,
+    accounts: Vec<ProviderAccount>,
+    concurrency: usize,
+) -> Result<(ChunkCounts, bool), ChunkError> {
+    let mut counts = ChunkCounts::default();
+    let mut template = template.clone();
+    for (n, wave) in accounts.chunks(concurrency.max(1)).enumerate() {
+        if n > 0 {
+            template = store
+                .get_entity(keys::template, &template.id)
+                .await?
+                .ok_or_else(|| {
+                    ChunkError::Poison(format!("template {} disappeared", template.id))
+                })?;
+        }
+        let outcomes =
+            futures::future::join_all(wave.iter().map(|pa| create_one(store, job, &template, pa)))
+                .await;
+        let mut stopped = false;
+        for outcome in outcomes {
+            match outcome? {
+                Outcome::Created => counts.created += 1,
+                Outcome::Skipped => counts.skipped += 1,
+                Outcome::TemplateInactive => stopped = true,
+            }
+        }
+        if stopped {
+            return Ok((counts, true));
+        }
+    }
+    Ok((counts, false))
+}
+
+async fn create_one(
+    store: &Store,
+    job: &BulkJob,
+    template: &AgreementTemplate,
+    pa: &ProviderAccount,
+) -> Result<Outcome, ChunkError> {
+    let request = AgreementRequest {
+        account_id: pa.account_id.clone(),
+        name: None,
+        executed_on: None,
+        source: AgreementSource::Bulk,
+        actor: Actor::system(&format!("bulk job {}", job.id)),
+        bulk: Some((job.id.clone(), pa.id.clone())),
+    };
+    Ok(match insert_agreement(store, template, request).await? {
+        Creation::Created(_) => Outcome::Created,
+        // Made by an earlier delivery of this very chunk: it counts as this job's creation.
+        Creation::AlreadyOpen(a)
+            if a.bulk_job_id.as_ref() == Some(&job.id)
+                && a.provider_account_id.as_ref() == Some(&pa.id) =>
+        {
+            Outcome::Created
+        }
+        Creation::AlreadyOpen(_) => Outcome::Skipped,
+        Creation::TemplateInactive => Outcome::TemplateInactive,
+    })
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Outcome {
+    Created,
+    Skipped,
+    TemplateInactive,
+}
+
+async fn send_continuation(
+    store: &Store,
+    queue: &BulkQueue,
+    job: &BulkJob,
+    next: &str,
+) -> Result<(), ChunkError> {
+    let message = BulkMessage::create_agreements(
+        job.id.as_str(),
+        job.template_id.as_str(),
+        Some(next.to_string()),
+    );
+    queue
+        .send(&message)
+        .await
+        .map_err(|e| ChunkError::Retry(e.to_string()))?;
+    store.mark_sent(&job.id, next).await?;
+    Ok(())
+}
+
+/// A delivery of an already counted chunk: if the worker that counted it died before sending
+/// the continuation, send it now, so the job goes on.
+async fn resend_if_unsent(
+    store: &Store,
+    queue: &BulkQueue,
+    job: &BulkJob,
+) -> Result<(), ChunkError> {
+    let pending = !job.next_cursor.is_empty() && job.sent_cursor != job.next_cursor;
+    if pending && job.status == JobStatus::Running {
+        tracing::info!(job_id = %job.id, "re-sending a continuation that was not recorded as sent");
+        send_continuation(store, queue, job, &job.next_cursor).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,391 @@
+//! Provider accounts: create one, import many (JSON or CSV), list by provider or account.
+
+use std::collections::HashMap;
+
+use futures::stream::{self, StreamExt};
+use serde::Serialize;
+use std::sync::Arc;
+use tokio::sync::OnceCell;
+
+use crate::error::{ServiceError, ServiceResult};
+use crate::model::provider_account::specific_id;
+use crate::model::{
+    Account, Id, Instant, NewProviderAccount, Principal, Provider, ProviderAccount,
+};
+use crate::services::{filter_id, not_found, PageRequest};
+use crate::store::{keys, ListQuery, Page, Record, Store, StoreError};
+
+pub const MAX_IMPORT_ROWS: usize = 10_000;
+/// Conditional puts in flight during an import (measured in docs/benchmarks.md).
+pub const IMPORT_CONCURRENCY: usize = 32;
+
+pub async fn create_provider_account(
+    store: &Store,
+    caller: &Principal,
+    input: NewProviderAccount,
+) -> ServiceResult<ProviderAccount> {
+    caller.require_staff()?;
+    let resolver = Resolver::new(store);
+    let provider = resolver.provider(&input.provider_id).await?;
+    let account = resolver.account(&input).await?;
+    let pa = ProviderAccount::create(provider, account, &input, Instant::now())?;
+    match store.create(&pa).await {
+        Ok(()) => {
+            tracing::info!(provider_account_id = %pa.id, "provider account created");
+            Ok(pa)
+        }
+        Err(StoreError::ConditionFailed) => {
+            let keys = pa.keys();
+            let existing: Option<ProviderAccount> = store.get(&keys.pk, &keys.sk).await?;
+            Err(ServiceError::Conflict {
+                detail: format!(
+                    "provider {} already has a provider account with provider_specific_id `{}`",
+                    pa.provider_id, pa.provider_specific_id
+                ),
+                existing_id: existing.map(|e| e.id.to_string()),
+            })
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// One row that did not land, and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RowFailure {
+    /// 1 for the first row of data (the CSV header is not a row).
+    pub row: usize,
+    pub code: &'static str,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ImportReport {
+    pub created: usize,
+    pub skipped: usize,
+    pub failed: Vec<RowFailure>,
+}
+
+/// A row as it came: parsed, or already failed.
+pub type ImportRow = Result<NewProviderAccount, String>;
+
+/// Imports rows independently: one bad row fails alone, a row already present is skipped.
+pub async fn import_provider_accounts(
+    store: &Store,
+    caller: &Principal,
+    rows: Vec<ImportRow>,
+) -> ServiceResult<ImportReport> {
+    caller.require_staff()?;
+    if rows.len() > MAX_IMPORT_ROWS {
+        return Err(ServiceError::PayloadTooLarge(format!(
+            "{} rows; an import takes at most {MAX_IMPORT_ROWS}",
+            rows.len()
+        )));
+    }
+    let resolver = Resolver::new(store);
+    let results: Vec<(usize, Result<bool, ServiceError>)> =
+        stream::iter(rows.into_iter().enumerate())
+            .map(|(i, row)| {
+                let resolver = &resolver;
+                async move {
+                    let result = match row {
+                        Err(detail) => Err(ServiceError::Validation(detail)),
+                        Ok(input) => import_row(store, resolver, &input).await,
+                    };
+                    (i + 1, result)
+                }
+            })
+            .buffer_unordered(IMPORT_CONCURRENCY)
+            .collect()
+            .await;
+    let mut report = ImportReport::default();
+    for (row, result) in results {
+        match result {
+            Ok(true) => report.created += 1,
+            Ok(false) => report.skipped += 1,
+            Err(ServiceError::Internal(e)) => return Err(ServiceError::Internal(e)),
+            Err(e) => report.failed.push(RowFailure {
+                row,
+                code: e.code(),
+                detail: e.public_detail(),
+            }),
+        }
+    }
+    report.failed.sort_by_key(|f| f.row);
+    tracing::info!(
+        created = report.created,
+        skipped = report.skipped,
+        failed = report.failed.len(),
+        "provider accounts imported"
+    );
+    Ok(report)
+}
+
+/// true: created; false: already there (skipped).
+async fn import_row(
+    store: &Store,
+    resolver: &Resolver<'_>,
+    input: &NewProviderAccount,
+) -> ServiceResult<bool> {
+    let provider = resolver.provider(&input.provider_id).await?;
+    specific_id(&input.provider_specific_id)?;
+    let account = resolver.account(input).await?;
+    let pa = ProviderAccount::create(provider, account, input, Instant::now())?;
+    match store.create(&pa).await {
+        Ok(()) => Ok(true),
+        Err(StoreError::ConditionFailed) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Remembers one lookup per key for the length of a request; concurrent rows that name the
+/// same key wait for the one lookup instead of repeating it.
+type Lookup = Arc<OnceCell<Result<Id, ServiceError>>>;
+
+#[derive(Default)]
+struct Memo {
+    cells: std::sync::Mutex<HashMap<String, Lookup>>,
+}
+
+impl Memo {
+    async fn get_or<F>(&self, key: &str, lookup: F) -> ServiceResult<Id>
+    where
+        F: std::future::Future<Output = ServiceResult<Id>>,
+    {
+        let cell = {
+            let mut cells = self.cells.lock().unwrap_or_else(|p| p.into_inner());
+            cells.entry(key.to_string()).or_default().clone()
+        };
+        replay(cell.get_or_init(|| lookup).await)
+    }
+}
+
+fn replay(r: &Result<Id, ServiceError>) -> Result<Id, ServiceError> {
+    match r {
+        Ok(id) => Ok(id.clone()),
+        Err(ServiceError::NotFound(d)) => Err(ServiceError::NotFound(d.clone())),
+        Err(ServiceError::Validation(d)) => Err(ServiceError::Validation(d.clone())),
+        Err(ServiceError::Conflict { detail, .. }) => Err(ServiceError::conflict(detail.clone())),
+        Err(e) => Err(ServiceError::internal(e)),
+    }
+}
+
+/// Looks up providers, accounts and e-mail domains once per request, however many rows name them.
+struct Resolver<'s> {
+    store: &'s Store,
+    providers: Memo,
+    accounts: Memo,
+    domains: Memo,
+}
+
+impl<'s> Resolver<'s> {
+    fn new(store: &'s Store) -> Self {
+        Resolver {
+            store,
+            providers: Memo::default(),
+            accounts: Memo::default(),
+            domains: Memo::default(),
+        }
+    }
+
+    async fn provider(&self, raw: &str) -> ServiceResult<Id> {
+        self.providers
+            .get_or(raw, async {
+                let id = Id::parse(raw).ok_or_else(|| not_found("provider", raw))?;
+                let found: Option<Provider> = self.store.get_entity(keys::provider, &id).await?;
+                found
+                    .map(|p| p.id)
+                    .ok_or_else(|| not_found("provider", &id))
+            })
+            .await
+    }
+
+    /// The account a row names: by id, or else the one account of its e-mail domain.
+    async fn account(&self, input: &NewProviderAccount) -> ServiceResult<Id> {
+        let by_id = input
+            .account_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty());
+        let by_domain = input
+            .email_domain
+            .as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty());
+        match (by_id, by_domain) {
+            (Some(raw), _) => {
+                self.accounts
+                    .get_or(raw, async {
+                        let id = Id::parse(raw).ok_or_else(|| not_found("account", raw))?;
+                        let found: Option<Account> =
+                            self.store.get_entity(keys::account, &id).await?;
+                        found.map(|a| a.id).ok_or_else(|| not_found("account", &id))
+                    })
+                    .await
+            }
+            (None, Some(domain)) => {
+                let domain = crate::model::validate::domain("email_domain", domain)?;
+                self.domains
+                    .get_or(&domain, async {
+                        let matches = self.store.accounts_by_domain(&domain, 2).await?;
+                        match matches.as_slice() {
+                            [one] => Ok(one.clone()),
+                            [] => Err(ServiceError::Validation(format!(
+                                "no account has the e-mail domain `{domain}`"
+                            ))),
+                            _ => Err(ServiceError::conflict(format!(
+                                "several accounts have the e-mail domain `{domain}`; give account_id"
+                            ))),
+                        }
+                    })
+                    .await
+            }
+            (None, None) => Err(ServiceError::Validation(
+                "give `account_id`, or `email_domain` to match an account".into(),
+            )),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ProviderAccountFilter {
+    pub provider_id: Option<String>,
+    pub account_id: Option<String>,
+}
+
+pub async fn list_provider_accounts(
+    store: &Store,
+    caller: &Principal,
+    filter: &ProviderAccountFilter,
+    page: &PageRequest,
+) -> ServiceResult<Page<ProviderAccount>> {
+    caller.require_staff()?;
+    let provider = filter_id(filter.provider_id.as_deref(), "provider_id")?;
+    let account = filter_id(filter.account_id.as_deref(), "account_id")?;
+    let query = match (provider, account) {
+        (Some(p), account) => {
+            let mut q = ListQuery::new(None, keys::provider(&p), keys::PROVIDER_ACCOUNT_PREFIX);
+            if let Some(a) = account {
+                q.equals.push(("account_id", a.to_string()));
+            }
+            q
+        }
+        (None, Some(a)) => ListQuery::new(
+            Some("GSI1"),
+            keys::account(&a),
+            keys::PROVIDER_ACCOUNT_PREFIX,
+        ),
+        (None, None) => {
+            return Err(ServiceError::Validation(
+                "give `provider_id` or `account_id`".into(),
+            ))
+        }
+    };
+    store.list(&query, page.limit, page.cursor.as_deref()).await
+}
+
+/// The CSV columns an import understands (the fields of the JSON form).
+pub const CSV_COLUMNS: [&str; 5] = [
+    "provider_id",
+    "provider_specific_id",
+    "name",
+    "account_id",
+    "email_domain",
+];
+
+/// Reads a CSV import: a header row naming columns of `CSV_COLUMNS`, then one row per provider
+/// account. A UTF-8 BOM is ignored; a broken row fails alone; a bad header fails the request.
+pub fn parse_csv(body: &[u8]) -> ServiceResult<Vec<ImportRow>> {
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(body);
+    let headers = reader
+        .headers()
+        .map_err(|e| ServiceError::Validation(format!("the CSV header cannot be read: {e}")))?
+        .clone();
+    let mut columns = Vec::new();
+    for h in headers.iter() {
+        let name = h.to_ascii_lowercase();
+        if !CSV_COLUMNS.contains(&name.as_str()) {
+            return Err(ServiceError::Validation(format!(
+                "unknown CSV column `{h}`; the columns are {}",
+                CSV_COLUMNS.join(", ")
+            )));
+        }
+        if columns.contains(&name) {
+            return Err(ServiceError::Validation(format!(
+                "CSV column `{h}` appears twice"
+            )));
+        }
+        columns.push(name);
+    }
+    for required in ["provider_id", "provider_specific_id", "name"] {
+        if !columns.iter().any(|c| c == required) {
+            return Err(ServiceError::Validation(format!(
+                "the CSV has no `{required}` column"
+            )));
+        }
+    }
+    let mut rows = Vec::new();
+    for record in reader.records() {
+        if rows.len() > MAX_IMPORT_ROWS {
+            break;
+        }
+        let row = match record {
+            Err(e) => Err(format!("the row cannot be read: {e}")),
+            Ok(r) if r.iter().all(str::is_empty) => continue,
+            Ok(r) if r.len() != columns.len() => Err(format!(
+                "the row has {} fields; the header has {}",
+                r.len(),
+                columns.len()
+            )),
+            Ok(r) => {
+                let mut input = NewProviderAccount::default();
+                for (column, value) in columns.iter().zip(r.iter()) {
+                    let value = value.to_string();
+                    match column.as_str() {
+                        "provider_id" => input.provider_id = value,
+                        "provider_specific_id" => input.provider_specific_id = value,
+                        "name" => input.name = value,
+                        "account_id" => input.account_id = Some(value),
+                        _ => input.email_domain = Some(value),
+                    }
+                }
+                Ok(input)
+            }
+        };
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_with_bom_quotes_and_bad_rows() {
+        let body = "\u{FEFF}provider_id,provider_specific_id,name,email_domain\n\
+                    P1,T1,\"Contoso, Ltd\",contoso.com\n\
+                    P1,T2,Fabrikam\n\
+                    \n\
+                    P1,T3,\"Tailspin \"\"Toys\"\"\",tailspin.com\n";
+        let rows = parse_csv(body.as_bytes()).expect("header is fine");
+        assert_eq!(rows.len(), 3);
+        let first = rows[0].as_ref().expect("row 1 parses");
+        assert_eq!(first.name, "Contoso, Ltd");
+        assert_eq!(first.email_domain.as_deref(), Some("contoso.com"));
+        assert!(rows[1].is_err(), "row 2 lacks a field");
+        assert_eq!(rows[2].as_ref().expect("row 3").name, "Tailspin \"Toys\"");
+    }
+
+    #[test]
+    fn csv_headers_are_checked() {
+        assert!(parse_csv(b"provider_id,tenant,name\n").is_err());
+        assert!(parse_csv(b"provider_id,name\n").is_err());
+        assert!(parse_csv(b"provider_id,provider_specific_id,name,name\n").is_err());
+        assert!(parse_csv(b"PROVIDER_ID,Provider_Specific_Id,NAME\nP,T,N\n").is_ok());
+    }
+}

@@ -1,0 +1,272 @@
+//! The bulk job's writes: counters and the chunk pointer move together in one conditional
+//! UpdateItem, which is what makes every chunk count exactly once.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, Select};
+
+use crate::model::{Id, Instant, JobStatus};
+use crate::store::{keys, sdk_error, Store, StoreError};
+
+/// What one chunk did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ChunkCounts {
+    pub created: u64,
+    pub skipped: u64,
+    pub failed: u64,
+}
+
+impl ChunkCounts {
+    pub fn total(&self) -> u64 {
+        self.created + self.skipped + self.failed
+    }
+}
+
+/// How the job stands after a chunk is counted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChunkEnd {
+    /// More to do from this cursor.
+    Continue(String),
+    /// The last chunk: the job is complete.
+    Complete,
+    /// The job stops here, failed, with this reason.
+    Fail(String),
+}
+
+fn n(v: u64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+impl Store {
+    fn job_key(&self, id: &Id) -> HashMap<String, AttributeValue> {
+        HashMap::from([
+            ("PK".to_string(), s(keys::job(id))),
+            ("SK".to_string(), s(keys::META)),
+        ])
+    }
+
+    async fn update_job(
+        &self,
+        id: &Id,
+        update: &str,
+        condition: &str,
+        names: &[(&str, &str)],
+        values: Vec<(&str, AttributeValue)>,
+    ) -> Result<bool, StoreError> {
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(self.job_key(id)))
+            .update_expression(update)
+            .condition_expression(condition)
+            .return_values(ReturnValue::None);
+        for (k, v) in names {
+            request = request.expression_attribute_names(*k, *v);
+        }
+        for (k, v) in values {
+            request = request.expression_attribute_values(k, v);
+        }
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if super::is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(sdk_error(e)),
+        }
+    }
+
+    /// Queued → running with the number of provider accounts to cover; false if already started.
+    pub async fn start_job(&self, id: &Id, total: u64, now: Instant) -> Result<bool, StoreError> {
+        self.update_job(
+            id,
+            "SET #status = :running, #total = :total, started_at = :now, updated_at = :now ADD #version :one",
+            "#status = :queued",
+            &[("#status", "status"), ("#total", "total"), ("#version", "version")],
+            vec![
+                (":running", s(JobStatus::Running.as_str())),
+                (":queued", s(JobStatus::Queued.as_str())),
+                (":total", n(total)),
+                (":now", s(now.to_string())),
+                (":one", n(1)),
+            ],
+        )
+        .await
+    }
+
+    /// Adds a chunk's counts and moves the pointer from `cursor` on, if the pointer is still at
+    /// `cursor` and the job is running; false when another delivery counted this chunk already.
+    pub async fn count_chunk(
+        &self,
+        id: &Id,
+        cursor: &str,
+        counts: ChunkCounts,
+        end: &ChunkEnd,
+        now: Instant,
+        final_total: Option<u64>,
+    ) -> Result<bool, StoreError> {
+        let mut update = String::from(
+            "SET next_cursor = :next, updated_at = :now ADD created :c, skipped :s, failed :f, #version :one",
+        );
+        let mut names = vec![("#status", "status"), ("#version", "version")];
+        if matches!(end, ChunkEnd::Complete) {
+            names.push(("#total", "total"));
+        }
+        let mut values = vec![
+            (":cursor", s(cursor)),
+            (":running", s(JobStatus::Running.as_str())),
+            (":now", s(now.to_string())),
+            (":c", n(counts.created)),
+            (":s", n(counts.skipped)),
+            (":f", n(counts.failed)),
+            (":one", n(1)),
+        ];
+        match end {
+            ChunkEnd::Continue(next) => values.push((":next", s(next.clone()))),
+            ChunkEnd::Complete => {
+                update = update.replacen(
+                    "SET next_cursor = :next,",
+                    "SET next_cursor = :next, #status = :end, finished_at = :now, #total = :total,",
+                    1,
+                );
+                values.push((":next", s("#done")));
+                values.push((":end", s(JobStatus::Completed.as_str())));
+                values.push((":total", n(final_total.unwrap_or(0))));
+            }
+            ChunkEnd::Fail(reason) => {
+                update = update.replacen(
+                    "SET next_cursor = :next,",
+                    "SET next_cursor = :next, #status = :end, finished_at = :now, failure_reason = :reason,",
+                    1,
+                );
+                values.push((":next", s("#done")));
+                values.push((":end", s(JobStatus::Failed.as_str())));
+                values.push((":reason", s(reason.clone())));
+            }
+        }
+        self.update_job(
+            id,
+            &update,
+            "next_cursor = :cursor AND #status = :running",
+            &names,
+            values,
+        )
+        .await
+    }
+
+    /// Ends a job that has not finished as failed, keeping its counts.
+    pub async fn fail_job(&self, id: &Id, reason: &str, now: Instant) -> Result<bool, StoreError> {
+        self.update_job(
+            id,
+            "SET #status = :failed, failure_reason = :reason, finished_at = :now, updated_at = :now ADD #version :one",
+            "#status IN (:queued, :running)",
+            &[("#status", "status"), ("#version", "version")],
+            vec![
+                (":failed", s(JobStatus::Failed.as_str())),
+                (":queued", s(JobStatus::Queued.as_str())),
+                (":running", s(JobStatus::Running.as_str())),
+                (":reason", s(reason)),
+                (":now", s(now.to_string())),
+                (":one", n(1)),
+            ],
+        )
+        .await
+    }
+
+    /// Records that the continuation for `cursor` was sent (best effort; a lost record only
+    /// means a redelivered message sends it once more).
+    pub async fn mark_sent(&self, id: &Id, cursor: &str) -> Result<bool, StoreError> {
+        self.update_job(
+            id,
+            "SET sent_cursor = :cursor",
+            "attribute_exists(PK)",
+            &[],
+            vec![(":cursor", s(cursor))],
+        )
+        .await
+    }
+
+    /// Counts the items of a partition under a sort-key prefix without holding them.
+    pub async fn count(&self, pk: &str, sort_prefix: &str) -> Result<u64, StoreError> {
+        let mut total = 0u64;
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+                .expression_attribute_values(":pk", s(pk))
+                .expression_attribute_values(":prefix", s(sort_prefix))
+                .select(Select::Count)
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            total += u64::try_from(out.count).unwrap_or(0);
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// One chunk of a partition in key order after `start`, and where the next chunk begins.
+    pub async fn chunk<T: serde::de::DeserializeOwned>(
+        &self,
+        pk: &str,
+        sort_prefix: &str,
+        start: Option<HashMap<String, AttributeValue>>,
+        limit: usize,
+    ) -> Result<(Vec<T>, Option<HashMap<String, AttributeValue>>), StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":prefix", s(sort_prefix))
+            .consistent_read(true)
+            .set_exclusive_start_key(start)
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        let items = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(super::from_item)
+            .collect::<Result<Vec<T>, _>>()?;
+        Ok((items, out.last_evaluated_key))
+    }
+
+    /// Accounts whose e-mail domain is `domain` (at most `max`: enough to tell one from several).
+    pub async fn accounts_by_domain(&self, domain: &str, max: i32) -> Result<Vec<Id>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("GSI2")
+            .key_condition_expression("GSI2PK = :pk AND begins_with(GSI2SK, :prefix)")
+            .expression_attribute_values(":pk", s(keys::domain(domain)))
+            .expression_attribute_values(":prefix", s(keys::ACCOUNT_PREFIX))
+            .limit(max)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|item| {
+                item.get("id")
+                    .and_then(|v| v.as_s().ok())
+                    .and_then(|v| Id::parse(v))
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,305 @@
+//! The bulk "Create Agreements" job against the local DynamoDB and a real SQS queue: duplicate
+//! and concurrent deliveries, a worker that died half-way, skips, deactivation mid-job, poison.
+
+use std::collections::HashMap;
+
+use integration_tests::bulk::{customers, delete, receive, Customers};
+use integration_tests::workspace_root;
+use shared::model::{
+    Actor, AgreementFilter, AgreementSource, BulkJobView, JobStatus, Principal, ProviderAccount,
+    TemplateState,
+};
+use shared::services::agreements::{insert_agreement, list_agreements, AgreementRequest};
+use shared::services::bulk::{get_bulk_job, start_create_agreements, BulkSettings};
+use shared::services::templates::set_template_state;
+use shared::services::PageRequest;
+use shared::sqs::handle_batch;
+use shared::store::keys;
+
+fn staff() -> Principal {
+    Principal::Staff {
+        subject: "tests".into(),
+    }
+}
+
+async fn job(c: &Customers, id: &str) -> BulkJobView {
+    get_bulk_job(&c.ctx.store, &staff(), id).await.expect("job")
+}
+
+/// Every agreement of the template, by account.
+async fn agreements_by_account(c: &Customers) -> HashMap<String, usize> {
+    let filter = AgreementFilter {
+        template_id: Some(c.template.id.clone()),
+        ..AgreementFilter::default()
+    };
+    let mut page = PageRequest {
+        limit: 500,
+        cursor: None,
+    };
+    let mut by_account = HashMap::new();
+    loop {
+        let p = list_agreements(&c.ctx.store, &staff(), &filter, &page)
+            .await
+            .expect("list");
+        for a in p.items {
+            assert_eq!(a.source, AgreementSource::Bulk);
+            *by_account.entry(a.account_id.to_string()).or_insert(0) += 1;
+        }
+        match p.next_cursor {
+            Some(next) => page.cursor = Some(next),
+            None => return by_account,
+        }
+    }
+}
+
+/// Plays the worker: every batch is handled by two workers at once and then once more, as if
+/// delivered three times, before it is deleted. `between` runs after each batch.
+async fn drive<F, Fut>(
+    c: &Customers,
+    job_id: &str,
+    settings: BulkSettings,
+    mut between: F,
+) -> BulkJobView
+where
+    F: FnMut(usize) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    for round in 0..200 {
+        let (event, receipts) = receive(&c.queue_url).await;
+        if event.records.is_empty() {
+            let j = job(c, job_id).await;
+            if j.status.is_finished() {
+                return j;
+            }
+            continue;
+        }
+        let (a, b) = tokio::join!(
+            handle_batch(&c.ctx, settings, event.clone()),
+            handle_batch(&c.ctx, settings, event.clone())
+        );
+        let again = handle_batch(&c.ctx, settings, event).await;
+        for r in [a, b, again] {
+            assert!(
+                r.batch_item_failures.is_empty(),
+                "{:?}",
+                r.batch_item_failures
+            );
+        }
+        for r in receipts {
+            delete(&c.queue_url, &r).await;
+        }
+        between(round).await;
+    }
+    panic!("the job did not finish");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn duplicate_and_concurrent_deliveries_create_each_agreement_once_and_count_exactly() {
+    let c = customers(250).await;
+    let queue = c.ctx.bulk_queue().expect("queue");
+    let started = start_create_agreements(&c.ctx.store, queue, &staff(), c.template.id.as_str())
+        .await
+        .expect("job queued");
+    assert_eq!(started.status, JobStatus::Queued);
+    let settings = BulkSettings {
+        chunk_size: 40,
+        concurrency: 8,
+    };
+    let done = drive(&c, started.id.as_str(), settings, |_| async {}).await;
+    assert_eq!(done.status, JobStatus::Completed);
+    assert_eq!(
+        (done.total, done.created, done.skipped, done.failed),
+        (Some(250), 250, 0, 0)
+    );
+    assert!(done.started_at.is_some() && done.finished_at.is_some());
+    let by_account = agreements_by_account(&c).await;
+    assert_eq!(by_account.len(), 250, "one agreement per account");
+    assert!(by_account.values().all(|n| *n == 1), "no duplicates");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_chunk_half_written_by_a_dead_worker_is_counted_once() {
+    let c = customers(120).await;
+    let queue = c.ctx.bulk_queue().expect("queue");
+    let started = start_create_agreements(&c.ctx.store, queue, &staff(), c.template.id.as_str())
+        .await
+        .expect("job queued");
+    // The dead worker: it wrote the agreements of half of the first chunk, then no counts.
+    let stored: shared::model::BulkJob = c
+        .ctx
+        .store
+        .get_entity(keys::job, &started.id)
+        .await
+        .expect("read")
+        .expect("job");
+    let (first_chunk, _) = c
+        .ctx
+        .store
+        .chunk::<ProviderAccount>(
+            &keys::provider(&c.provider.id),
+            keys::PROVIDER_ACCOUNT_PREFIX,
+            None,
+            25,
+        )
+        .await
+        .expect("chunk");
+    for pa in &first_chunk {
+        let request = AgreementRequest {
+            account_id: pa.account_id.clone(),
+            name: None,
+            executed_on: None,
+            source: AgreementSource::Bulk,
+            actor: Actor::system("the worker that died"),
+            bulk: Some((stored.id.clone(), pa.id.clone())),
+        };
+        insert_agreement(&c.ctx.store, &c.template, request)
+            .await
+            .expect("half-written agreement");
+    }
+    let settings = BulkSettings {
+        chunk_size: 50,
+        concurrency: 8,
+    };
+    let done = drive(&c, started.id.as_str(), settings, |_| async {}).await;
+    assert_eq!(
+        (
+            done.status,
+            done.total,
+            done.created,
+            done.skipped,
+            done.failed
+        ),
+        (JobStatus::Completed, Some(120), 120, 0, 0)
+    );
+    let by_account = agreements_by_account(&c).await;
+    assert_eq!(by_account.len(), 120);
+    assert!(by_account.values().all(|n| *n == 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn accounts_with_an_open_agreement_are_skipped() {
+    let c = customers(60).await;
+    for account in c.accounts.iter().take(10) {
+        let request = AgreementRequest {
+            account_id: account.id.clone(),
+            name: None,
+            executed_on: None,
+            source: AgreementSource::Bulk,
+            actor: Actor::system("an earlier job"),
+            bulk: None,
+        };
+        insert_agreement(&c.ctx.store, &c.template, request)
+            .await
+            .expect("existing agreement");
+    }
+    let queue = c.ctx.bulk_queue().expect("queue");
+    let started = start_create_agreements(&c.ctx.store, queue, &staff(), c.template.id.as_str())
+        .await
+        .expect("job queued");
+    let done = drive(
+        &c,
+        started.id.as_str(),
+        BulkSettings::default(),
+        |_| async {},
+    )
+    .await;
+    assert_eq!(
+        (
+            done.status,
+            done.total,
+            done.created,
+            done.skipped,
+            done.failed
+        ),
+        (JobStatus::Completed, Some(60), 50, 10, 0)
+    );
+    assert!(agreements_by_account(&c).await.values().all(|n| *n == 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_template_deactivated_mid_job_stops_it_failed_with_the_counts_so_far() {
+    let c = customers(200).await;
+    let queue = c.ctx.bulk_queue().expect("queue");
+    let started = start_create_agreements(&c.ctx.store, queue, &staff(), c.template.id.as_str())
+        .await
+        .expect("job queued");
+    let settings = BulkSettings {
+        chunk_size: 50,
+        concurrency: 8,
+    };
+    let store = c.ctx.store.clone();
+    let template = c.template.id.to_string();
+    let done = drive(&c, started.id.as_str(), settings, |round| {
+        let store = store.clone();
+        let template = template.clone();
+        async move {
+            if round == 0 {
+                set_template_state(&store, &staff(), &template, TemplateState::Inactive, None)
+                    .await
+                    .expect("deactivate");
+            }
+        }
+    })
+    .await;
+    assert_eq!(done.status, JobStatus::Failed);
+    assert!(
+        done.failure_reason
+            .as_deref()
+            .unwrap_or_default()
+            .contains("deactivated"),
+        "{:?}",
+        done.failure_reason
+    );
+    assert_eq!(
+        (done.total, done.created, done.skipped, done.failed),
+        (Some(200), 50, 0, 0)
+    );
+    assert_eq!(agreements_by_account(&c).await.len(), 50);
+}
+
+#[tokio::test]
+async fn an_inactive_template_queues_no_job() {
+    let c = customers(1).await;
+    set_template_state(
+        &c.ctx.store,
+        &staff(),
+        c.template.id.as_str(),
+        TemplateState::Inactive,
+        None,
+    )
+    .await
+    .expect("deactivate");
+    let queue = c.ctx.bulk_queue().expect("queue");
+    let refused =
+        start_create_agreements(&c.ctx.store, queue, &staff(), c.template.id.as_str()).await;
+    assert!(matches!(
+        refused,
+        Err(shared::ServiceError::Conflict { .. })
+    ));
+    let (event, _) = receive(&c.queue_url).await;
+    assert!(event.records.is_empty(), "nothing was queued");
+}
+
+#[tokio::test]
+async fn the_poison_fixture_is_reported_message_by_message() {
+    let c = customers(0).await;
+    let text = std::fs::read_to_string(workspace_root().join("events/bulk-worker-poison.json"))
+        .expect("fixture");
+    let event: aws_lambda_events::event::sqs::SqsEvent =
+        serde_json::from_str(&text).expect("an SQS event");
+    let ids: Vec<String> = event
+        .records
+        .iter()
+        .map(|r| r.message_id.clone().unwrap_or_default())
+        .collect();
+    let response = handle_batch(&c.ctx, BulkSettings::default(), event).await;
+    let failed: Vec<String> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect();
+    assert_eq!(
+        failed, ids,
+        "every poison message is reported, none is swallowed"
+    );
+}
