@@ -8,7 +8,6 @@ export MOTO_PORT=${MOTO_PORT:-5005}
 started=$(scripts/moto.sh start)
 cleanup() { if [ "$started" = started ]; then scripts/moto.sh stop; fi; }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
 export LOCAL_JWT_SECRET=${LOCAL_JWT_SECRET:-local-dev-secret}
 target/debug/local-stack \
   --template template.yaml \
@@ -18,4 +17,6 @@ target/debug/local-stack \
   --queue-prefix "${QUEUE_PREFIX:-agreements-local}" \
   --bin-dir target/debug "$@" &
 stack=$!
+# A script's background job ignores the terminal's Ctrl-C: pass it on.
+trap 'kill -TERM "$stack" 2>/dev/null; wait "$stack"; exit 130' INT TERM
 wait "$stack"

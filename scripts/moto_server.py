@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """moto's server with one change: requests are handled one at a time.
 
-moto's request handlers are not thread-safe: a conditional PutItem checks and writes in two
+moto's DynamoDB handlers are not thread-safe: a conditional PutItem checks and writes in two
 steps, and TransactWriteItems snapshots whole tables, so two requests handled at once can both
 pass a condition or undo each other's writes. DynamoDB itself applies each request atomically.
-Serialising requests behind one lock gives the local endpoint that guarantee, which the
-project's concurrency tests rely on. Connections are still accepted on threads.
+Serialising DynamoDB requests behind one lock gives the local endpoint that guarantee, which the
+project's concurrency tests rely on. Other services (SQS, whose ReceiveMessage long-polls) are
+served concurrently, as before.
 
     python scripts/moto_server.py -H 127.0.0.1 -p 5005
 """
@@ -33,6 +34,8 @@ def main() -> None:
     lock = threading.Lock()
 
     def serialised(environ, start_response):
+        if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
+            return backend(environ, start_response)
         with lock:
             # The whole body is produced inside the lock: werkzeug's iterables are lazy.
             return [b"".join(backend(environ, start_response))]

@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 export MOTO_PORT=${MOTO_PORT:-5005}
 export AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT"
 export SAM_CLI_TELEMETRY=0
+# The functions the local stacks run log to the test output; warnings are enough there.
+export RUST_LOG=${RUST_LOG:-warn}
 if command -v rustup >/dev/null 2>&1; then
   rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
   rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt

@@ -1,5 +1,6 @@
 //! What the behaviour tests share: the local endpoint, fresh tables, tokens, the local API.
 
+pub mod api;
 pub mod bulk;
 pub mod fixtures;
 

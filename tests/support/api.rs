@@ -1,0 +1,251 @@
+//! The local API as a client sees it: a stack of its own per test (own table, own queues),
+//! HTTP calls with tokens, and the problem documents that come back.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use local_stack::{Config, RunningStack};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::{endpoint, unique, workspace_root};
+
+pub const SECRET: &str = local_stack::DEFAULT_JWT_SECRET;
+
+/// A running local stack and a client for it.
+pub struct Api {
+    pub stack: RunningStack,
+    pub base: String,
+    http: reqwest::Client,
+}
+
+/// An answer: status, headers and the JSON body (Null when there is none).
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts a problem+json answer with this status and code.
+    pub fn assert_problem(&self, status: u16, code: &str) {
+        assert_eq!(self.status.as_u16(), status, "{:?}", self.body);
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json"),
+            "{:?}",
+            self.body
+        );
+        assert_eq!(self.body["code"], code, "{:?}", self.body);
+        assert_eq!(self.body["status"], status);
+        assert!(self.body["title"].is_string() && self.body["detail"].is_string());
+    }
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+pub fn staff_token() -> String {
+    local_stack::jwt::mint(
+        &json!({"sub": "staff-test", "scope": "agreements.admin", "exp": now() + 600}),
+        SECRET,
+    )
+}
+
+pub fn customer_token(account_id: &str, contact_id: &str) -> String {
+    local_stack::jwt::mint(
+        &json!({"sub": format!("contact-{contact_id}"), "scope": "agreements.portal",
+                "account_id": account_id, "contact_id": contact_id, "exp": now() + 600}),
+        SECRET,
+    )
+}
+
+pub fn expired_token() -> String {
+    local_stack::jwt::mint(
+        &json!({"sub": "staff-test", "scope": "agreements.admin", "exp": now() - 60}),
+        SECRET,
+    )
+}
+
+pub fn forged_token() -> String {
+    local_stack::jwt::mint(
+        &json!({"sub": "staff-test", "scope": "agreements.admin", "exp": now() + 600}),
+        "not-the-secret",
+    )
+}
+
+/// A valid token that carries no role of this API.
+pub fn roleless_token() -> String {
+    local_stack::jwt::mint(
+        &json!({"sub": "someone", "scope": "openid", "exp": now() + 600}),
+        SECRET,
+    )
+}
+
+impl Api {
+    /// Starts a stack of its own on an ephemeral port over the local endpoint.
+    pub async fn start() -> Api {
+        let root = workspace_root();
+        let config = Config {
+            template: root.join("template.yaml"),
+            port: 0,
+            endpoint: endpoint(),
+            table_name: unique("contract"),
+            queue_prefix: unique("q"),
+            bin_dir: root.join("target").join("debug"),
+            visibility_timeout: 1,
+            ..Config::default()
+        };
+        let stack = local_stack::start(config).await.unwrap_or_else(|e| {
+            panic!(
+                "the local stack did not start (run `cargo build --workspace --bins` first): {e}"
+            )
+        });
+        let base = stack.base_url().to_string();
+        Api {
+            stack,
+            base,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Answer {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            request = request.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            request = request.json(&b);
+        }
+        self.send(request).await
+    }
+
+    /// A request built by the caller (raw bodies, headers).
+    pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.http.request(method, format!("{}{path}", self.base))
+    }
+
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Answer {
+        let response = request.send().await.expect("the local API answers");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Answer {
+        self.call(Method::GET, path, Some(&staff_token()), None)
+            .await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Answer {
+        self.call(Method::POST, path, Some(&staff_token()), Some(body))
+            .await
+    }
+
+    /// Creates through the API and answers the new record, asserting 201.
+    pub async fn create(&self, path: &str, body: Value) -> Value {
+        let a = self.post(path, body).await;
+        assert_eq!(a.status, StatusCode::CREATED, "POST {path}: {:?}", a.body);
+        a.body
+    }
+
+    /// A provider, an account with a contact, and an active template of the provider.
+    pub async fn basics(&self) -> Basics {
+        let provider = self
+            .create(
+                "/providers",
+                json!({"name": "Microsoft Partner Center", "kind": "automatic",
+                       "platform": "microsoft_partner_center", "syncs_agreements": true}),
+            )
+            .await;
+        let account = self
+            .create("/accounts", json!({"name": "Contoso Ltd", "email_domain": format!("{}.example", unique("contoso"))}))
+            .await;
+        let account_id = account["id"].as_str().unwrap_or_default().to_string();
+        let contact = self
+            .create(
+                &format!("/accounts/{account_id}/contacts"),
+                json!({"first_name": "Ada", "last_name": "Lovelace", "email": "ada@contoso.example"}),
+            )
+            .await;
+        let template = self
+            .create(
+                "/agreement-templates",
+                json!({"name": "Microsoft Customer Agreement", "template_id": "117a69e4",
+                       "provider_id": provider["id"], "document_version": "2024-01",
+                       "effective_date": "2024-01-01", "agreement_link": "https://example.com/mca",
+                       "display_inline": true, "portal_instructions": "Read, then confirm."}),
+            )
+            .await;
+        Basics {
+            provider,
+            account,
+            contact,
+            template,
+        }
+    }
+
+    /// Every item of a list, following cursors.
+    pub async fn all(&self, path: &str) -> Vec<Value> {
+        let mut items = Vec::new();
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let mut next: Option<String> = None;
+        loop {
+            let url = match &next {
+                Some(c) => format!("{path}{sep}limit=500&cursor={c}"),
+                None => format!("{path}{sep}limit=500"),
+            };
+            let a = self.get(&url).await;
+            assert_eq!(a.status, StatusCode::OK, "GET {url}: {:?}", a.body);
+            items.extend(a.body["items"].as_array().cloned().unwrap_or_default());
+            match a.body["next_cursor"].as_str() {
+                Some(c) => next = Some(c.to_string()),
+                None => return items,
+            }
+        }
+    }
+
+    /// How many items the stack's table holds: to show a refused request wrote nothing.
+    pub async fn item_count(&self) -> i32 {
+        crate::dynamodb()
+            .await
+            .scan()
+            .table_name(self.stack.table_name())
+            .select(aws_sdk_dynamodb::types::Select::Count)
+            .send()
+            .await
+            .map(|o| o.count)
+            .expect("scan count")
+    }
+}
+
+pub struct Basics {
+    pub provider: Value,
+    pub account: Value,
+    pub contact: Value,
+    pub template: Value,
+}
+
+pub fn id(v: &Value) -> String {
+    v["id"].as_str().unwrap_or_default().to_string()
+}
