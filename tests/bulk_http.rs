@@ -40,7 +40,10 @@ async fn wait_for(api: &Api, job_id: &str) -> Value {
             j.body["skipped"].as_u64().unwrap_or(0),
             j.body["failed"].as_u64().unwrap_or(0),
         );
-        assert!(counts.0 >= last.0 && counts.1 >= last.1 && counts.2 >= last.2, "counts never go back");
+        assert!(
+            counts.0 >= last.0 && counts.1 >= last.1 && counts.2 >= last.2,
+            "counts never go back"
+        );
         last = counts;
         if j.body["status"] == "completed" || j.body["status"] == "failed" {
             return j.body;
@@ -62,7 +65,10 @@ async fn start_job(api: &Api, template_id: &str) -> String {
     assert_eq!(a.status, StatusCode::ACCEPTED, "{:?}", a.body);
     assert_eq!(a.body["status"], "queued");
     let job_id = a.body["job_id"].as_str().unwrap_or_default().to_string();
-    assert_eq!(a.header("location"), Some(format!("/bulk-jobs/{job_id}").as_str()));
+    assert_eq!(
+        a.header("location"),
+        Some(format!("/bulk-jobs/{job_id}").as_str())
+    );
     job_id
 }
 
@@ -72,7 +78,10 @@ async fn a_thousand_customers_get_one_pending_agreement_each() {
     let b = api.basics().await;
     let provider = id(&b.provider);
     let suffix = ulid::Ulid::new().to_string().to_lowercase();
-    let customers = accounts(&api, 1000, |i| (i % 100 == 0).then(|| format!("c{i}-{suffix}.example"))).await;
+    let customers = accounts(&api, 1000, |i| {
+        (i % 100 == 0).then(|| format!("c{i}-{suffix}.example"))
+    })
+    .await;
 
     // 990 rows name their account, 10 are matched by e-mail domain.
     let rows: Vec<Value> = customers
@@ -92,28 +101,54 @@ async fn a_thousand_customers_get_one_pending_agreement_each() {
     let first = import_json(&api, &rows).await;
     assert_eq!(first, json!({"created": 1000, "skipped": 0, "failed": []}));
     let again = import_json(&api, &rows).await;
-    assert_eq!(again, json!({"created": 0, "skipped": 1000, "failed": []}), "re-import creates nothing");
-    assert_eq!(api.all(&format!("/provider-accounts?provider_id={provider}")).await.len(), 1000);
-    let of_first = api.all(&format!("/provider-accounts?account_id={}", id(&customers[0]))).await;
+    assert_eq!(
+        again,
+        json!({"created": 0, "skipped": 1000, "failed": []}),
+        "re-import creates nothing"
+    );
+    assert_eq!(
+        api.all(&format!("/provider-accounts?provider_id={provider}"))
+            .await
+            .len(),
+        1000
+    );
+    let of_first = api
+        .all(&format!(
+            "/provider-accounts?account_id={}",
+            id(&customers[0])
+        ))
+        .await;
     assert_eq!(of_first.len(), 1);
-    assert_eq!(of_first[0]["account_id"], customers[0]["id"], "matched by e-mail domain");
+    assert_eq!(
+        of_first[0]["account_id"], customers[0]["id"],
+        "matched by e-mail domain"
+    );
 
     let template = id(&b.template);
     let job_id = start_job(&api, &template).await;
     let done = wait_for(&api, &job_id).await;
     assert_eq!(done["status"], "completed", "{done:?}");
-    for (field, expected) in [("total", 1000), ("created", 1000), ("skipped", 0), ("failed", 0)] {
+    for (field, expected) in [
+        ("total", 1000),
+        ("created", 1000),
+        ("skipped", 0),
+        ("failed", 0),
+    ] {
         assert_eq!(done[field], expected, "{field}: {done:?}");
     }
     assert!(done["started_at"].is_string() && done["finished_at"].is_string());
 
-    let made = api.all(&format!("/agreements?template_id={template}")).await;
+    let made = api
+        .all(&format!("/agreements?template_id={template}"))
+        .await;
     let mut per_account: HashMap<String, usize> = HashMap::new();
     for a in &made {
         assert_eq!(a["status"], "pending");
         assert_eq!(a["source"], "bulk");
         assert_eq!(a["bulk_job_id"], json!(job_id));
-        *per_account.entry(a["account_id"].as_str().unwrap_or_default().to_string()).or_default() += 1;
+        *per_account
+            .entry(a["account_id"].as_str().unwrap_or_default().to_string())
+            .or_default() += 1;
     }
     assert_eq!(per_account.len(), 1000);
     assert!(per_account.values().all(|n| *n == 1), "no duplicates");
@@ -121,7 +156,11 @@ async fn a_thousand_customers_get_one_pending_agreement_each() {
     // Pressing the button again makes nothing new.
     let second = wait_for(&api, &start_job(&api, &template).await).await;
     assert_eq!(
-        (second["status"].clone(), second["created"].clone(), second["skipped"].clone()),
+        (
+            second["status"].clone(),
+            second["created"].clone(),
+            second["skipped"].clone()
+        ),
         (json!("completed"), json!(0), json!(1000))
     );
     api.stack.shutdown().await;
@@ -133,9 +172,22 @@ async fn csv_import_with_quotes_bom_and_bad_rows() {
     let b = api.basics().await;
     let provider = id(&b.provider);
     let s = ulid::Ulid::new().to_string().to_lowercase();
-    let contoso = api.create("/accounts", json!({"name": "Contoso, Ltd", "email_domain": format!("contoso-{s}.example")})).await;
-    api.create("/accounts", json!({"name": "Twin A", "email_domain": format!("twin-{s}.example")})).await;
-    api.create("/accounts", json!({"name": "Twin B", "email_domain": format!("twin-{s}.example")})).await;
+    let contoso = api
+        .create(
+            "/accounts",
+            json!({"name": "Contoso, Ltd", "email_domain": format!("contoso-{s}.example")}),
+        )
+        .await;
+    api.create(
+        "/accounts",
+        json!({"name": "Twin A", "email_domain": format!("twin-{s}.example")}),
+    )
+    .await;
+    api.create(
+        "/accounts",
+        json!({"name": "Twin B", "email_domain": format!("twin-{s}.example")}),
+    )
+    .await;
     let csv = format!(
         "\u{FEFF}provider_id,provider_specific_id,name,account_id,email_domain\r\n\
          {provider},T-1,\"Contoso, Ltd\",,contoso-{s}.example\r\n\
@@ -164,7 +216,12 @@ async fn csv_import_with_quotes_bom_and_bad_rows() {
         .cloned()
         .unwrap_or_default()
         .iter()
-        .map(|f| (f["row"].as_u64().unwrap_or(0), f["code"].as_str().unwrap_or("").to_string()))
+        .map(|f| {
+            (
+                f["row"].as_u64().unwrap_or(0),
+                f["code"].as_str().unwrap_or("").to_string(),
+            )
+        })
         .collect();
     assert_eq!(
         failed,
@@ -187,7 +244,10 @@ async fn csv_import_with_quotes_bom_and_bad_rows() {
     assert!(names.contains(&"Contoso \"EMEA\", Ltd".to_string()));
 
     let again = api.send(send(csv)).await;
-    assert_eq!((again.body["created"].clone(), again.body["skipped"].clone()), (json!(0), json!(2)));
+    assert_eq!(
+        (again.body["created"].clone(), again.body["skipped"].clone()),
+        (json!(0), json!(2))
+    );
 
     let header_only_wrong = api.send(send("tenant,name\nx,y\n".into())).await;
     header_only_wrong.assert_problem(400, "validation_failed");
@@ -213,7 +273,11 @@ async fn csv_import_with_quotes_bom_and_bad_rows() {
 async fn a_poison_message_reaches_the_dead_letter_queue() {
     let api = Api::start().await;
     let sqs = integration_tests::sqs().await;
-    let queue = api.stack.queue_url("BulkQueue").expect("bulk queue").to_string();
+    let queue = api
+        .stack
+        .queue_url("BulkQueue")
+        .expect("bulk queue")
+        .to_string();
     let dlq = api
         .stack
         .queue_url("BulkDeadLetterQueue")
@@ -235,13 +299,28 @@ async fn a_poison_message_reaches_the_dead_letter_queue() {
             .expect("attributes");
         let n = attrs
             .attributes
-            .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages).cloned())
+            .and_then(|a| {
+                a.get(&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+                    .cloned()
+            })
             .and_then(|v| v.parse::<u32>().ok())
             .unwrap_or(0);
         if n == 1 {
-            let moved = sqs.receive_message().queue_url(&dlq).send().await.expect("receive");
-            let body = moved.messages.unwrap_or_default().first().and_then(|m| m.body.clone());
-            assert_eq!(body.as_deref().map(|b| b.contains("\"schema\":99")), Some(true));
+            let moved = sqs
+                .receive_message()
+                .queue_url(&dlq)
+                .send()
+                .await
+                .expect("receive");
+            let body = moved
+                .messages
+                .unwrap_or_default()
+                .first()
+                .and_then(|m| m.body.clone());
+            assert_eq!(
+                body.as_deref().map(|b| b.contains("\"schema\":99")),
+                Some(true)
+            );
             api.stack.shutdown().await;
             return;
         }

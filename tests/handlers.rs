@@ -184,3 +184,97 @@ fn every_function_has_a_fixture_and_every_fixture_a_function() {
         assert!(has, "functions/{f} has no sample event in events/");
     }
 }
+
+/// A context whose bulk queue is a real queue of its own.
+async fn with_queue(ctx: Arc<AppContext>) -> (Arc<AppContext>, String) {
+    let sqs = integration_tests::sqs().await;
+    let url = sqs
+        .create_queue()
+        .queue_name(integration_tests::unique("fixture"))
+        .send()
+        .await
+        .expect("queue")
+        .queue_url
+        .unwrap_or_default();
+    let mut ctx = (*ctx).clone();
+    ctx.bulk_queue = Some(shared::queue::BulkQueue::new(sqs, url.clone()));
+    (Arc::new(ctx), url)
+}
+
+#[tokio::test]
+async fn provider_account_and_bulk_fixtures() {
+    use shared::http::routes::bulk;
+
+    let (_, r) = run(
+        "create-provider-account",
+        bulk::create_provider_account,
+        false,
+    )
+    .await;
+    assert_status("create-provider-account", &r, 201);
+    assert_eq!(
+        body(&r)["account_id"],
+        fixtures::ACCOUNT,
+        "matched by e-mail domain"
+    );
+
+    let (ctx, r) = run(
+        "import-provider-accounts",
+        bulk::import_provider_accounts,
+        false,
+    )
+    .await;
+    assert_status("import-provider-accounts", &r, 200);
+    assert_eq!(body(&r)["created"], 2);
+    assert_eq!(body(&r)["failed"][0]["row"], 3);
+
+    let r = dispatch(
+        bulk::list_provider_accounts,
+        ctx.clone(),
+        event("list-provider-accounts"),
+    )
+    .await;
+    assert_status("list-provider-accounts", &r, 200);
+    assert_eq!(body(&r)["items"].as_array().map(Vec::len), Some(2));
+
+    let (ctx, queue_url) = with_queue(ctx).await;
+    let r = dispatch(
+        bulk::create_agreements,
+        ctx.clone(),
+        event("create-agreements"),
+    )
+    .await;
+    assert_status("create-agreements", &r, 202);
+    let job_id = body(&r)["job_id"].as_str().unwrap_or_default().to_string();
+
+    // The worker, fed the message the API queued, in the shape of events/bulk-worker.json.
+    let text =
+        std::fs::read_to_string(workspace_root().join("events/bulk-worker.json")).expect("fixture");
+    let mut sqs_event: aws_lambda_events::event::sqs::SqsEvent =
+        serde_json::from_str(&text).expect("an SQS event");
+    let queued = integration_tests::sqs()
+        .await
+        .receive_message()
+        .queue_url(&queue_url)
+        .send()
+        .await
+        .expect("receive")
+        .messages
+        .unwrap_or_default();
+    assert_eq!(queued.len(), 1);
+    sqs_event.records[0].body = queued[0].body.clone();
+    let response = shared::sqs::handle_batch(&ctx, Default::default(), sqs_event).await;
+    assert!(response.batch_item_failures.is_empty());
+
+    // The fixture names a job of its own; this one asks for the job just run.
+    let get = event("get-bulk-job");
+    let params = std::collections::HashMap::from([("id".to_string(), job_id.clone())]);
+    let get = lambda_http::RequestExt::with_path_parameters(get, params);
+    let r = dispatch(bulk::get_bulk_job, ctx, get).await;
+    assert_status("get-bulk-job", &r, 200);
+    assert_eq!(body(&r)["status"], "completed");
+    // Both provider accounts are the fixture account's: one agreement, one skip.
+    assert_eq!(body(&r)["total"], 2);
+    assert_eq!(body(&r)["created"], 1);
+    assert_eq!(body(&r)["skipped"], 1);
+}
