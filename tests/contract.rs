@@ -44,8 +44,13 @@ async fn provider_account_template_agreement_deactivate_history() {
     }
     let aid = id(&agreement);
 
-    let read = api.get(&format!("/agreements/{aid}")).await;
+    let mut read = api.get(&format!("/agreements/{aid}")).await;
     assert_eq!(read.status, StatusCode::OK);
+    // One agreement read also says which billing contracts it is tagged on.
+    assert_eq!(read.body["billing_contract_ids"], json!([]));
+    read.body
+        .as_object_mut()
+        .map(|o| o.remove("billing_contract_ids"));
     assert_eq!(read.body, agreement);
 
     let listed = api
@@ -448,5 +453,157 @@ async fn racing_creates_make_one_agreement() {
         )
         .await;
     }
+    api.stack.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_concurrent_confirms_accept_once_with_evidence() {
+    let api = Api::start().await;
+    let b = api.basics().await;
+    let agreement = api
+        .create(
+            "/agreements",
+            json!({"template_id": id(&b.template), "account_id": id(&b.account)}),
+        )
+        .await;
+    let token = customer_token(&id(&b.account), &id(&b.contact));
+    let path = format!("/portal/agreements/{}/confirm", id(&agreement));
+    let answers = futures::future::join_all((0..50).map(|i| {
+        let request = api
+            .request(Method::POST, &path)
+            .bearer_auth(&token)
+            .header("user-agent", format!("portal-test/{i}"));
+        api.send(request)
+    }))
+    .await;
+    let ok: Vec<_> = answers
+        .iter()
+        .filter(|a| a.status == StatusCode::OK)
+        .collect();
+    assert_eq!(ok.len(), 1, "exactly one confirm wins");
+    for other in answers.iter().filter(|a| a.status != StatusCode::OK) {
+        other.assert_problem(409, "conflict");
+    }
+    let accepted = &ok[0].body;
+    assert_eq!(accepted["status"], "accepted");
+    assert_eq!(accepted["signed_by"], b.contact["id"]);
+    assert!(accepted["signed_on"].is_string());
+
+    let history = api
+        .get(&format!("/agreements/{}/history", id(&agreement)))
+        .await;
+    let events = history.body["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(events.len(), 2, "one acceptance recorded: {events:?}");
+    let evidence = &events[1]["details"];
+    assert_eq!(events[1]["action"], "accepted");
+    assert_eq!(evidence["who"]["contact_id"], b.contact["id"]);
+    assert_eq!(evidence["who"]["name"], "Ada Lovelace");
+    assert_eq!(evidence["who"]["email"], "ada@contoso.example");
+    assert!(evidence["when"].is_string());
+    assert_eq!(evidence["from"]["source_ip"], "127.0.0.1");
+    assert!(evidence["from"]["user_agent"]
+        .as_str()
+        .is_some_and(|u| u.starts_with("portal-test/")));
+    assert_eq!(evidence["what"]["template_id"], b.template["id"]);
+    assert_eq!(evidence["what"]["template_version"], "2024-01");
+    assert_eq!(
+        evidence["what"]["agreement_link"],
+        "https://example.com/mca"
+    );
+
+    // The customer now sees it accepted; staff deactivating it hides it from the portal.
+    let mine = api
+        .call(Method::GET, "/portal/agreements", Some(&token), None)
+        .await;
+    assert_eq!(mine.body["items"][0]["status"], "accepted");
+    api.post(
+        &format!("/agreements/{}/deactivate", id(&agreement)),
+        json!({}),
+    )
+    .await;
+    let mine = api
+        .call(Method::GET, "/portal/agreements", Some(&token), None)
+        .await;
+    assert_eq!(mine.body["items"], json!([]));
+    api.call(
+        Method::GET,
+        &format!("/portal/agreements/{}", id(&agreement)),
+        Some(&token),
+        None,
+    )
+    .await
+    .assert_problem(404, "not_found");
+    api.stack.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn billing_contracts_tag_only_their_accounts_agreements() {
+    let api = Api::start().await;
+    let b = api.basics().await;
+    let other = api.create("/accounts", json!({"name": "Fabrikam"})).await;
+    let mine = api
+        .create(
+            "/agreements",
+            json!({"template_id": id(&b.template), "account_id": id(&b.account)}),
+        )
+        .await;
+    let theirs = api
+        .create(
+            "/agreements",
+            json!({"template_id": id(&b.template), "account_id": id(&other)}),
+        )
+        .await;
+    let contract = api
+        .create(
+            "/billing-contracts",
+            json!({"account_id": id(&b.account), "name": "Contoso annual", "start_date": "2026-12-01"}),
+        )
+        .await;
+    let cid = id(&contract);
+    let tagged = api
+        .post(
+            &format!("/billing-contracts/{cid}/agreements"),
+            json!({"agreement_id": id(&mine)}),
+        )
+        .await;
+    assert_eq!(tagged.status, StatusCode::OK, "{:?}", tagged.body);
+    assert_eq!(tagged.body["agreement_ids"], json!([id(&mine)]));
+    api.post(
+        &format!("/billing-contracts/{cid}/agreements"),
+        json!({"agreement_id": id(&theirs)}),
+    )
+    .await
+    .assert_problem(409, "conflict");
+    assert_eq!(
+        api.get(&format!("/agreements/{}", id(&mine))).await.body["billing_contract_ids"],
+        json!([cid])
+    );
+    let untag = api
+        .call(
+            Method::DELETE,
+            &format!("/billing-contracts/{cid}/agreements/{}", id(&mine)),
+            Some(&staff_token()),
+            None,
+        )
+        .await;
+    assert_eq!(untag.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        api.get(&format!("/billing-contracts/{cid}")).await.body["agreement_ids"],
+        json!([])
+    );
+    let kept = api.get(&format!("/agreements/{}", id(&mine))).await;
+    assert_eq!(
+        (kept.status, kept.body["status"].clone()),
+        (StatusCode::OK, json!("pending"))
+    );
+    api.post(
+        "/billing-contracts",
+        json!({"account_id": id(&b.account), "name": "Backwards", "start_date": "2026-12-01", "end_date": "2026-01-01"}),
+    )
+    .await
+    .assert_problem(400, "validation_failed");
     api.stack.shutdown().await;
 }

@@ -278,3 +278,107 @@ async fn provider_account_and_bulk_fixtures() {
     assert_eq!(body(&r)["created"], 1);
     assert_eq!(body(&r)["skipped"], 1);
 }
+
+#[tokio::test]
+async fn portal_fixtures() {
+    use shared::http::routes::portal;
+
+    let (_, r) = run("list-portal-agreements", portal::list_own_agreements, true).await;
+    assert_status("list-portal-agreements", &r, 200);
+    assert_eq!(body(&r)["items"][0]["id"], fixtures::AGREEMENT);
+    assert_eq!(body(&r)["items"][0]["display_inline"], false);
+
+    let (_, r) = run("get-portal-agreement", portal::get_own_agreement, true).await;
+    assert_status("get-portal-agreement", &r, 200);
+    assert!(body(&r)["agreement_link"]
+        .as_str()
+        .is_some_and(|l| l.starts_with("https://")));
+
+    let (ctx, r) = run("confirm-agreement", portal::confirm_agreement, true).await;
+    assert_status("confirm-agreement", &r, 200);
+    assert_eq!(body(&r)["status"], "accepted");
+    assert_eq!(body(&r)["signed_by"], fixtures::CONTACT);
+    let again = dispatch(portal::confirm_agreement, ctx, event("confirm-agreement")).await;
+    assert_status("confirm-agreement twice", &again, 409);
+
+    let (_, r) = run("portal-page", portal::portal_page, false).await;
+    assert_status("portal-page", &r, 200);
+    assert_eq!(
+        r.headers()["content-type"].to_str().ok(),
+        Some("text/html; charset=utf-8")
+    );
+}
+
+/// Seeds the fixture billing contract.
+async fn seed_contract(ctx: &AppContext) {
+    let input: shared::model::NewBillingContract = serde_json::from_value(serde_json::json!({
+        "account_id": fixtures::ACCOUNT, "name": "Contoso annual", "start_date": "2026-12-01"
+    }))
+    .expect("contract input");
+    let mut contract = shared::model::BillingContract::create(
+        shared::model::Id::parse(fixtures::ACCOUNT).expect("id"),
+        &input,
+        shared::model::Instant::now(),
+    )
+    .expect("contract");
+    contract.id = shared::model::Id::parse(fixtures::CONTRACT).expect("id");
+    ctx.store.create(&contract).await.expect("seed contract");
+}
+
+#[tokio::test]
+async fn billing_contract_fixtures() {
+    use shared::http::routes::contracts;
+
+    let (_, r) = run("create-billing-contract", contracts::create_contract, false).await;
+    assert_status("create-billing-contract", &r, 201);
+    assert_eq!(body(&r)["agreement_ids"], serde_json::json!([]));
+
+    let ctx = fresh_context().await;
+    fixtures::seed(&ctx, true).await;
+    seed_contract(&ctx).await;
+    let r = dispatch(
+        contracts::tag_agreement,
+        ctx.clone(),
+        event("tag-agreement"),
+    )
+    .await;
+    assert_status("tag-agreement", &r, 200);
+    assert_eq!(
+        body(&r)["agreement_ids"],
+        serde_json::json!([fixtures::AGREEMENT])
+    );
+
+    let r = dispatch(
+        contracts::get_contract,
+        ctx.clone(),
+        event("get-billing-contract"),
+    )
+    .await;
+    assert_status("get-billing-contract", &r, 200);
+    assert_eq!(
+        body(&r)["agreement_ids"],
+        serde_json::json!([fixtures::AGREEMENT])
+    );
+
+    let r = dispatch(
+        agreements::get_agreement,
+        ctx.clone(),
+        event("get-agreement"),
+    )
+    .await;
+    assert_eq!(
+        body(&r)["billing_contract_ids"],
+        serde_json::json!([fixtures::CONTRACT])
+    );
+
+    let r = dispatch(
+        contracts::untag_agreement,
+        ctx.clone(),
+        event("untag-agreement"),
+    )
+    .await;
+    assert_status("untag-agreement", &r, 204);
+    let r = dispatch(agreements::get_agreement, ctx, event("get-agreement")).await;
+    assert_status("get-agreement after untag", &r, 200);
+    assert_eq!(body(&r)["billing_contract_ids"], serde_json::json!([]));
+}

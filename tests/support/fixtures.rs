@@ -12,6 +12,7 @@ pub const ACCOUNT: &str = "01J9AGREEMENTSACC0VNT00001";
 pub const TEMPLATE: &str = "01J9AGREEMENTST3MP1ATE0001";
 pub const AGREEMENT: &str = "01HK153X00MPS2PSETHHE63CWC";
 pub const CONTACT: &str = "01J9AGREEMENTSC0NTACT00001";
+pub const CONTRACT: &str = "01J9AGREEMENTSC0NTRACT0001";
 
 fn id(raw: &str) -> Id {
     Id::parse(raw).expect("fixture ids are ULIDs")

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod agreement;
+pub mod billing_contract;
 pub mod bulk_job;
 pub mod contact;
 pub mod history;
@@ -15,6 +16,7 @@ pub mod validate;
 
 pub use account::{Account, NewAccount};
 pub use agreement::{Agreement, AgreementFilter, AgreementSource, AgreementStatus, NewAgreement};
+pub use billing_contract::{BillingContract, ContractTag, NewBillingContract};
 pub use bulk_job::{BulkJob, BulkJobView, JobKind, JobStatus};
 pub use contact::{Contact, NewContact};
 pub use history::{Actor, HistoryAction, HistoryEvent};

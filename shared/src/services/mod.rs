@@ -3,7 +3,9 @@
 
 pub mod accounts;
 pub mod agreements;
+pub mod billing_contracts;
 pub mod bulk;
+pub mod portal;
 pub mod provider_accounts;
 pub mod providers;
 pub mod templates;

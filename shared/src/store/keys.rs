@@ -37,6 +37,10 @@ pub fn provider_account_by_account(provider_id: &Id, provider_specific_id: &str)
     format!("PA#{provider_id}#{provider_specific_id}")
 }
 
+pub fn contract(id: &Id) -> String {
+    format!("CONTRACT#{id}")
+}
+
 pub fn job(id: &Id) -> String {
     format!("JOB#{id}")
 }
@@ -57,6 +61,7 @@ pub const PROVIDER_PREFIX: &str = "PROVIDER#";
 pub const ACCOUNT_PREFIX: &str = "ACCOUNT#";
 pub const TEMPLATE_PREFIX: &str = "TEMPLATE#";
 pub const AGREEMENT_PREFIX: &str = "AGREEMENT#";
+pub const CONTRACT_PREFIX: &str = "CONTRACT#";
 
 /// The keys one item is stored under: its primary key and its place in each index.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

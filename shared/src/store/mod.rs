@@ -447,6 +447,55 @@ impl Store {
         }
     }
 
+    /// Deletes one item; true when there was one.
+    pub async fn delete(&self, pk: &str, sk: &str) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key_map(pk, sk)))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(out.attributes.is_some())
+    }
+
+    /// Every item of an index partition under a sort-key prefix (small collections only).
+    pub async fn query_index_all<T: DeserializeOwned>(
+        &self,
+        index: &str,
+        pk: &str,
+        sort_prefix: &str,
+        max_items: usize,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut start = None;
+        let mut items = Vec::new();
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(index)
+                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                .expression_attribute_names("#pk", format!("{index}PK"))
+                .expression_attribute_names("#sk", format!("{index}SK"))
+                .expression_attribute_values(":pk", AttributeValue::S(pk.to_string()))
+                .expression_attribute_values(":prefix", AttributeValue::S(sort_prefix.to_string()))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            for item in out.items.unwrap_or_default() {
+                items.push(from_item(item)?);
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() || items.len() >= max_items {
+                return Ok(items);
+            }
+        }
+    }
+
     /// Reads an entity by id from its own item.
     pub async fn get_entity<T: DeserializeOwned>(
         &self,

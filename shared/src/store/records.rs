@@ -3,7 +3,8 @@
 use serde::{de::DeserializeOwned, Serialize};
 
 use crate::model::{
-    Account, Agreement, AgreementTemplate, BulkJob, Contact, Provider, ProviderAccount,
+    Account, Agreement, AgreementTemplate, BillingContract, BulkJob, Contact, ContractTag,
+    Provider, ProviderAccount,
 };
 use crate::store::keys::{self, Keys, META};
 
@@ -81,5 +82,29 @@ impl Record for Agreement {
             .gsi1(keys::account(&self.account_id), sk.clone())
             .gsi2(keys::template(&self.template_id), sk.clone())
             .gsi3(keys::ALL_AGREEMENTS, sk)
+    }
+}
+
+impl Record for BillingContract {
+    const TYPE: &'static str = "billing_contract";
+    fn keys(&self) -> Keys {
+        let pk = keys::contract(&self.id);
+        Keys::new(pk.clone(), META).gsi1(keys::account(&self.account_id), pk)
+    }
+}
+
+/// A tag lives in its contract's partition (the contract's agreements) and, through GSI1, in
+/// its agreement's collection (the agreement's contracts).
+impl Record for ContractTag {
+    const TYPE: &'static str = "contract_tag";
+    fn keys(&self) -> Keys {
+        Keys::new(
+            keys::contract(&self.contract_id),
+            keys::agreement(&self.agreement_id),
+        )
+        .gsi1(
+            keys::agreement(&self.agreement_id),
+            keys::contract(&self.contract_id),
+        )
     }
 }

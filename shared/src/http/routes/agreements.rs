@@ -11,7 +11,7 @@ use crate::http::request::{if_match, json, optional_json, path, query, staff};
 use crate::http::Reply;
 use crate::model::AgreementFilter;
 use crate::services::agreements::{self, parse_status};
-use crate::services::filter_id;
+use crate::services::{billing_contracts, filter_id};
 use crate::AppContext;
 
 pub async fn create_agreement(ctx: Arc<AppContext>, request: Request) -> ServiceResult<Reply> {
@@ -27,7 +27,11 @@ pub async fn create_agreement(ctx: Arc<AppContext>, request: Request) -> Service
 pub async fn get_agreement(ctx: Arc<AppContext>, request: Request) -> ServiceResult<Reply> {
     let caller = staff(&request)?;
     let agreement = agreements::get_agreement(&ctx.store, &caller, &path(&request, "id")?).await?;
-    Reply::record(StatusCode::OK, &agreement, agreement.version)
+    let contracts = billing_contracts::contracts_of(&ctx.store, &agreement.id).await?;
+    let mut body = serde_json::to_value(&agreement).map_err(crate::ServiceError::internal)?;
+    body["billing_contract_ids"] =
+        serde_json::to_value(contracts).map_err(crate::ServiceError::internal)?;
+    Reply::record(StatusCode::OK, &body, agreement.version)
 }
 
 pub async fn list_agreements(ctx: Arc<AppContext>, request: Request) -> ServiceResult<Reply> {

@@ -3,5 +3,7 @@
 pub mod accounts;
 pub mod agreements;
 pub mod bulk;
+pub mod contracts;
+pub mod portal;
 pub mod providers;
 pub mod templates;

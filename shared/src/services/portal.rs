@@ -1,0 +1,174 @@
+//! The self-service portal: a customer sees its own account's open agreements and confirms the
+//! pending ones. Another account's agreement is a 404, never a 403 and never its data.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use crate::error::{ServiceError, ServiceResult};
+use crate::model::AgreementFilter;
+use crate::model::{
+    Actor, Agreement, AgreementSource, AgreementStatus, AgreementTemplate, Day, HistoryAction, Id,
+    Instant, Principal,
+};
+use crate::services::accounts::find_contact;
+use crate::services::agreements::{agreement_query, transition, Transition};
+use crate::services::{not_found, PageRequest};
+use crate::store::{keys, Page, Store};
+
+/// An agreement as its customer sees it, with what the portal shows of its template.
+#[derive(Debug, Clone, Serialize)]
+pub struct PortalAgreement {
+    #[serde(flatten)]
+    pub agreement: Agreement,
+    pub template_name: String,
+    pub agreement_link: String,
+    pub display_inline: bool,
+    pub portal_instructions: Option<String>,
+}
+
+/// Where a confirmation came from, as the API saw it.
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+fn customer(caller: &Principal) -> ServiceResult<(&Id, &Id)> {
+    match caller {
+        Principal::Customer {
+            account_id,
+            contact_id,
+            ..
+        } => Ok((account_id, contact_id)),
+        Principal::Staff { .. } => Err(ServiceError::Forbidden(
+            "portal routes are for customers (scope agreements.portal)".into(),
+        )),
+    }
+}
+
+async fn template(store: &Store, id: &Id) -> ServiceResult<AgreementTemplate> {
+    let found: Option<AgreementTemplate> = store.get_entity(keys::template, id).await?;
+    found.ok_or_else(|| ServiceError::internal(format!("agreement's template {id} is missing")))
+}
+
+fn view(agreement: Agreement, t: &AgreementTemplate) -> PortalAgreement {
+    PortalAgreement {
+        agreement,
+        template_name: t.name.clone(),
+        agreement_link: t.agreement_link.clone(),
+        display_inline: t.display_inline,
+        portal_instructions: t.portal_instructions.clone(),
+    }
+}
+
+pub async fn list_own_agreements(
+    store: &Store,
+    caller: &Principal,
+    page: &PageRequest,
+) -> ServiceResult<Page<PortalAgreement>> {
+    let (account_id, _) = customer(caller)?;
+    let mut query = agreement_query(&AgreementFilter {
+        account_id: Some(account_id.clone()),
+        ..AgreementFilter::default()
+    });
+    query
+        .not_equals
+        .push(("status", AgreementStatus::Inactive.as_str().to_string()));
+    let agreements: Page<Agreement> = store
+        .list(&query, page.limit, page.cursor.as_deref())
+        .await?;
+    let mut templates: HashMap<Id, AgreementTemplate> = HashMap::new();
+    let mut items = Vec::with_capacity(agreements.items.len());
+    for a in agreements.items {
+        if !templates.contains_key(&a.template_id) {
+            let t = template(store, &a.template_id).await?;
+            templates.insert(a.template_id.clone(), t);
+        }
+        if let Some(t) = templates.get(&a.template_id) {
+            items.push(view(a, t));
+        }
+    }
+    Ok(Page {
+        items,
+        next_cursor: agreements.next_cursor,
+    })
+}
+
+/// The caller's own open agreement, or a 404 that says nothing of anyone else's.
+async fn own(store: &Store, account_id: &Id, id: &str) -> ServiceResult<Agreement> {
+    let found: Option<Agreement> = match Id::parse(id) {
+        Some(id) => store.get_entity(keys::agreement, &id).await?,
+        None => None,
+    };
+    match found {
+        Some(a) if &a.account_id == account_id && a.status != AgreementStatus::Inactive => Ok(a),
+        _ => Err(not_found("agreement", id)),
+    }
+}
+
+pub async fn get_own_agreement(
+    store: &Store,
+    caller: &Principal,
+    id: &str,
+) -> ServiceResult<PortalAgreement> {
+    let (account_id, _) = customer(caller)?;
+    let agreement = own(store, account_id, id).await?;
+    let t = template(store, &agreement.template_id).await?;
+    Ok(view(agreement, &t))
+}
+
+/// Pending → accepted, signed by the caller's contact today, with the evidence of who, when,
+/// from where and what in the same write.
+pub async fn confirm_agreement(
+    store: &Store,
+    caller: &Principal,
+    id: &str,
+    origin: &Origin,
+) -> ServiceResult<PortalAgreement> {
+    let (account_id, contact_id) = customer(caller)?;
+    let agreement = own(store, account_id, id).await?;
+    let contact = find_contact(store, account_id, contact_id)
+        .await?
+        .ok_or_else(|| {
+            ServiceError::Forbidden("the token's contact is not a contact of its account".into())
+        })?;
+    let t = template(store, &agreement.template_id).await?;
+    let now = Instant::now();
+    let evidence = serde_json::json!({
+        "who": {
+            "contact_id": contact.id,
+            "name": contact.full_name(),
+            "email": contact.email,
+            "subject": caller.subject(),
+        },
+        "when": now,
+        "from": {
+            "source_ip": origin.source_ip,
+            "user_agent": origin.user_agent,
+        },
+        "what": {
+            "template_id": t.id,
+            "provider_template_id": t.template_id,
+            "template_version": agreement.document_version,
+            "agreement_link": t.agreement_link,
+        },
+    });
+    let signer = contact.id.clone();
+    let apply = move |a: &Agreement| a.accepted(signer.clone(), Day::today(), Instant::now());
+    let accepted = transition(
+        store,
+        &agreement.id,
+        Transition {
+            action: HistoryAction::Accepted,
+            actor: Actor::of(caller),
+            source: AgreementSource::Manual,
+            if_match: None,
+            details: Some(evidence),
+            apply: &apply,
+        },
+    )
+    .await?;
+    tracing::info!(agreement_id = %accepted.id, contact_id = %contact.id, "agreement confirmed on the portal");
+    Ok(view(accepted, &t))
+}
