@@ -24,5 +24,20 @@ echo "==> cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 echo "==> cargo build (the function binaries the local stack runs)"
 cargo build --workspace --bins
+# The portal's browser test (tests/portal_browser.rs) drives headless Chromium via chromedriver.
+if ! command -v chromedriver >/dev/null || ! command -v chromium >/dev/null; then
+  echo "==> apt-get install chromium chromium-driver (for tests/portal_browser.rs)"
+  sudo=""; if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  $sudo apt-get update
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y chromium chromium-driver
+fi
 echo "==> cargo test"
-cargo test --workspace --no-fail-fast
+mkdir -p .local
+set +e
+cargo test --workspace --no-fail-fast 2>&1 | tee .local/test.log
+status=${PIPESTATUS[0]}
+set -e
+# One closing line for the whole run (cargo prints one result line per test binary).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1) } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' .local/test.log
+exit "$status"

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use integration_tests::bulk::{customers, delete, receive, Customers};
 use integration_tests::workspace_root;
+use shared::connectors::Unconfigured;
 use shared::model::{
     Actor, AgreementFilter, AgreementSource, BulkJobView, JobStatus, Principal, ProviderAccount,
     TemplateState,
@@ -74,10 +75,10 @@ where
             continue;
         }
         let (a, b) = tokio::join!(
-            handle_batch(&c.ctx, settings, event.clone()),
-            handle_batch(&c.ctx, settings, event.clone())
+            handle_batch(&c.ctx, &Unconfigured, settings, event.clone()),
+            handle_batch(&c.ctx, &Unconfigured, settings, event.clone())
         );
-        let again = handle_batch(&c.ctx, settings, event).await;
+        let again = handle_batch(&c.ctx, &Unconfigured, settings, event).await;
         for r in [a, b, again] {
             assert!(
                 r.batch_item_failures.is_empty(),
@@ -292,7 +293,7 @@ async fn the_poison_fixture_is_reported_message_by_message() {
         .iter()
         .map(|r| r.message_id.clone().unwrap_or_default())
         .collect();
-    let response = handle_batch(&c.ctx, BulkSettings::default(), event).await;
+    let response = handle_batch(&c.ctx, &Unconfigured, BulkSettings::default(), event).await;
     let failed: Vec<String> = response
         .batch_item_failures
         .iter()

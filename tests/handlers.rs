@@ -263,7 +263,13 @@ async fn provider_account_and_bulk_fixtures() {
         .unwrap_or_default();
     assert_eq!(queued.len(), 1);
     sqs_event.records[0].body = queued[0].body.clone();
-    let response = shared::sqs::handle_batch(&ctx, Default::default(), sqs_event).await;
+    let response = shared::sqs::handle_batch(
+        &ctx,
+        &shared::connectors::Unconfigured,
+        Default::default(),
+        sqs_event,
+    )
+    .await;
     assert!(response.batch_item_failures.is_empty());
 
     // The fixture names a job of its own; this one asks for the job just run.

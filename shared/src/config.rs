@@ -2,6 +2,7 @@
 
 use aws_config::BehaviorVersion;
 
+use crate::connectors::Connector;
 use crate::error::ServiceError;
 use crate::queue::BulkQueue;
 use crate::store::{CursorSigner, Store};
@@ -20,6 +21,8 @@ pub struct AppContext {
     pub store: Store,
     /// Only for functions deployed with `BULK_QUEUE_URL` (and the permission to send to it).
     pub bulk_queue: Option<BulkQueue>,
+    /// The provider connection: Partner Center for functions deployed with its credentials.
+    pub connector: Connector,
 }
 
 const MIN_SIGNING_KEY: usize = 32;
@@ -44,6 +47,11 @@ impl AppContext {
             ctx.bulk_queue = Some(BulkQueue::new(aws_sdk_sqs::Client::new(&sdk), url));
         }
         Ok(ctx)
+    }
+
+    /// The provider connection of this function: Partner Center when configured.
+    pub fn connector(&self) -> &Connector {
+        &self.connector
     }
 
     /// The bulk queue, for the functions that send to it.
@@ -71,6 +79,7 @@ impl AppContext {
         Ok(AppContext {
             store: Store::new(client, table, cursors),
             bulk_queue: None,
+            connector: Connector::Unconfigured,
         })
     }
 }

@@ -24,6 +24,9 @@ pub enum ServiceError {
     PayloadTooLarge(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// A provider's API (e.g. Partner Center) failed or refused; nothing was written.
+    #[error("{0}")]
+    ProviderFailed(String),
     /// Something failed that the caller cannot fix; the text is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -51,6 +54,7 @@ impl ServiceError {
             ServiceError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ServiceError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ServiceError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ServiceError::ProviderFailed(_) => StatusCode::BAD_GATEWAY,
             ServiceError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -66,6 +70,7 @@ impl ServiceError {
             ServiceError::PreconditionFailed(_) => "precondition_failed",
             ServiceError::PayloadTooLarge(_) => "payload_too_large",
             ServiceError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ServiceError::ProviderFailed(_) => "provider_failed",
             ServiceError::Internal(_) => "internal",
         }
     }

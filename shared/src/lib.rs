@@ -6,9 +6,11 @@ pub mod error;
 pub mod http;
 pub mod model;
 pub mod queue;
+pub mod schedule;
 pub mod services;
 pub mod sqs;
 pub mod store;
 
 pub use config::AppContext;
 pub use error::{ServiceError, ServiceResult};
+pub mod connectors;

@@ -6,12 +6,15 @@ use lambda_runtime::{service_fn, LambdaEvent};
 use tracing::Instrument;
 
 use crate::config::{init_tracing, AppContext};
-use crate::queue;
-use crate::services::bulk::{run_chunk, BulkSettings, ChunkError, ChunkReport};
+use crate::connectors::ProviderConnector;
+use crate::queue::{self, QueueMessage};
+use crate::services::bulk::{run_chunk, BulkSettings, ChunkError};
+use crate::services::sync::attest_agreement;
 
 /// Handles a batch; never fails as a whole, so one bad message cannot hold back the others.
-pub async fn handle_batch(
+pub async fn handle_batch<C: ProviderConnector>(
     ctx: &AppContext,
+    connector: &C,
     settings: BulkSettings,
     event: SqsEvent,
 ) -> SqsBatchResponse {
@@ -19,7 +22,7 @@ pub async fn handle_batch(
         event
             .records
             .iter()
-            .map(|record| handle_message(ctx, settings, record)),
+            .map(|record| handle_message(ctx, connector, settings, record)),
     )
     .await;
     let mut response = SqsBatchResponse::default();
@@ -34,7 +37,12 @@ pub async fn handle_batch(
 }
 
 /// true when the message is done with (processed, or a duplicate of processed work).
-async fn handle_message(ctx: &AppContext, settings: BulkSettings, record: &SqsMessage) -> bool {
+async fn handle_message<C: ProviderConnector>(
+    ctx: &AppContext,
+    connector: &C,
+    settings: BulkSettings,
+    record: &SqsMessage,
+) -> bool {
     let message_id = record.message_id.as_deref().unwrap_or("");
     let receives = record
         .attributes
@@ -57,21 +65,22 @@ async fn handle_message(ctx: &AppContext, settings: BulkSettings, record: &SqsMe
                 return false;
             }
         };
-        match run_chunk(&ctx.store, queue, settings, &message).await {
-            Ok(ChunkReport::Counted { counts, end }) => {
-                tracing::info!(job_id = %message.job_id, ?counts, ?end, "chunk done");
-                true
-            }
-            Ok(report) => {
-                tracing::info!(job_id = %message.job_id, ?report, "nothing left to do for this message");
-                true
-            }
+        let outcome = match &message {
+            QueueMessage::Job(job) => run_chunk(&ctx.store, queue, connector, settings, job)
+                .await
+                .map(|report| tracing::info!(job_id = %job.job_id, ?report, "message done")),
+            QueueMessage::Attest(attest) => attest_agreement(&ctx.store, connector, attest)
+                .await
+                .map(|()| tracing::info!(agreement_id = %attest.agreement_id, "attestation done")),
+        };
+        match outcome {
+            Ok(()) => true,
             Err(ChunkError::Poison(reason)) => {
-                tracing::error!(job_id = %message.job_id, %reason, "unprocessable message; it will go to the dead-letter queue");
+                tracing::error!(%reason, "unprocessable message; it will go to the dead-letter queue");
                 false
             }
             Err(ChunkError::Retry(reason)) => {
-                tracing::warn!(job_id = %message.job_id, %reason, "chunk failed; the message will be redelivered");
+                tracing::warn!(%reason, "message failed; it will be redelivered");
                 false
             }
         }
@@ -87,8 +96,11 @@ pub async fn serve_bulk_worker() -> Result<(), lambda_runtime::Error> {
     ctx.bulk_queue()?;
     let settings = BulkSettings::from_env();
     let ctx = &ctx;
+    let connector = ctx.connector();
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        Ok::<_, std::convert::Infallible>(handle_batch(ctx, settings, event.payload).await)
+        Ok::<_, std::convert::Infallible>(
+            handle_batch(ctx, connector, settings, event.payload).await,
+        )
     }))
     .await
 }

@@ -33,20 +33,39 @@ impl JobStatus {
 #[serde(rename_all = "snake_case")]
 pub enum JobKind {
     CreateAgreements,
+    /// Pull a provider's customers, link them, create Pending agreements of its Active
+    /// templates, and (Partner Center) pull acceptances.
+    ProviderSync,
+}
+
+/// A provider customer the sync could not link to an account, and why (never guessed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnmatchedCustomer {
+    pub customer_id: String,
+    pub name: String,
+    pub domain: Option<String>,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BulkJob {
     pub id: Id,
     pub kind: JobKind,
-    pub template_id: Id,
+    /// The template of a "Create Agreements" job.
+    #[serde(default)]
+    pub template_id: Option<Id>,
     pub provider_id: Id,
     pub status: JobStatus,
-    /// Provider accounts the job covers; known once the worker has counted them.
+    /// Items the job covers; known once the worker has counted them (a sync: at its end).
     pub total: Option<u64>,
     pub created: u64,
     pub skipped: u64,
     pub failed: u64,
+    /// Pending agreements a provider sync found accepted at the provider.
+    #[serde(default)]
+    pub accepted: u64,
+    #[serde(default)]
+    pub unmatched: Vec<UnmatchedCustomer>,
     pub started_at: Option<Instant>,
     pub finished_at: Option<Instant>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -69,13 +88,17 @@ pub struct BulkJob {
 pub struct BulkJobView {
     pub id: Id,
     pub kind: JobKind,
-    pub template_id: Id,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template_id: Option<Id>,
     pub provider_id: Id,
     pub status: JobStatus,
     pub total: Option<u64>,
     pub created: u64,
     pub skipped: u64,
     pub failed: u64,
+    pub accepted: u64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unmatched: Vec<UnmatchedCustomer>,
     pub started_at: Option<Instant>,
     pub finished_at: Option<Instant>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -97,6 +120,8 @@ impl From<BulkJob> for BulkJobView {
             created: j.created,
             skipped: j.skipped,
             failed: j.failed,
+            accepted: j.accepted,
+            unmatched: j.unmatched,
             started_at: j.started_at,
             finished_at: j.finished_at,
             failure_reason: j.failure_reason,
@@ -108,10 +133,16 @@ impl From<BulkJob> for BulkJobView {
 }
 
 impl BulkJob {
-    pub fn queued(template_id: Id, provider_id: Id, requested_by: String, now: Instant) -> BulkJob {
+    pub fn queued(
+        kind: JobKind,
+        template_id: Option<Id>,
+        provider_id: Id,
+        requested_by: String,
+        now: Instant,
+    ) -> BulkJob {
         BulkJob {
             id: Id::generate(),
-            kind: JobKind::CreateAgreements,
+            kind,
             template_id,
             provider_id,
             status: JobStatus::Queued,
@@ -119,6 +150,8 @@ impl BulkJob {
             created: 0,
             skipped: 0,
             failed: 0,
+            accepted: 0,
+            unmatched: Vec::new(),
             started_at: None,
             finished_at: None,
             failure_reason: None,

@@ -10,6 +10,10 @@ pub enum HistoryAction {
     Created,
     Accepted,
     Deactivated,
+    /// The acceptance was attested to the provider (Partner Center).
+    Attested,
+    /// Attesting to the provider failed for good; the agreement keeps its local state.
+    AttestationFailed,
 }
 
 /// Who made a change.
@@ -71,6 +75,29 @@ pub struct HistoryEvent {
 }
 
 impl HistoryEvent {
+    /// An event that records something about the agreement without changing it.
+    pub fn note(
+        agreement: &Agreement,
+        action: HistoryAction,
+        actor: Actor,
+        source: AgreementSource,
+        details: serde_json::Value,
+    ) -> HistoryEvent {
+        HistoryEvent {
+            id: Id::generate(),
+            agreement_id: agreement.id.clone(),
+            at: Instant::now(),
+            action,
+            from_status: Some(agreement.status),
+            to_status: agreement.status,
+            agreement_version: agreement.version,
+            actor,
+            source,
+            reason: None,
+            details: Some(details),
+        }
+    }
+
     /// The event that records `after` replacing `before` (or creating it, when there is no before).
     pub fn of_change(
         before: Option<&Agreement>,

@@ -101,7 +101,46 @@ pub async fn insert_agreement(
     ))
 }
 
-fn inactive(template_id: &Id) -> ServiceError {
+/// The account's open agreement of the template, if any, found by walking its generations.
+pub async fn open_agreement(
+    store: &Store,
+    template: &AgreementTemplate,
+    account_id: &Id,
+) -> ServiceResult<Option<Agreement>> {
+    for generation in 0..MAX_GENERATIONS {
+        let found: Option<Agreement> = store
+            .get_entity(keys::agreement, &slot_id(template, account_id, generation))
+            .await?;
+        match found {
+            None => return Ok(None),
+            Some(a) if a.status.is_open() => return Ok(Some(a)),
+            Some(_) => continue,
+        }
+    }
+    Ok(None)
+}
+
+/// The first free generation of the pair: where the next agreement would be written.
+pub async fn free_slot(
+    store: &Store,
+    template: &AgreementTemplate,
+    account_id: &Id,
+) -> ServiceResult<Result<Id, Agreement>> {
+    for generation in 0..MAX_GENERATIONS {
+        let id = slot_id(template, account_id, generation);
+        let found: Option<Agreement> = store.get_entity(keys::agreement, &id).await?;
+        match found {
+            None => return Ok(Ok(id)),
+            Some(a) if a.status.is_open() => return Ok(Err(a)),
+            Some(_) => continue,
+        }
+    }
+    Err(ServiceError::conflict(
+        "this account has had too many agreements of this template",
+    ))
+}
+
+pub fn inactive(template_id: &Id) -> ServiceError {
     ServiceError::conflict(format!(
         "agreement template {template_id} is inactive; agreements can only be made from an active template"
     ))

@@ -10,13 +10,15 @@
 //! - the continuation is sent after that write, and re-sent by any later delivery that finds it
 //!   unsent, so a worker dying in between does not stall the job.
 
+use crate::connectors::ProviderConnector;
 use crate::error::{ServiceError, ServiceResult};
 use crate::model::{
-    Actor, AgreementSource, AgreementTemplate, BulkJob, BulkJobView, Id, Instant, JobStatus,
-    Principal, ProviderAccount, TemplateState,
+    Actor, AgreementSource, AgreementTemplate, BulkJob, BulkJobView, Id, Instant, JobKind,
+    JobStatus, Principal, ProviderAccount, TemplateState,
 };
-use crate::queue::{BulkMessage, BulkQueue};
+use crate::queue::{self, BulkMessage, BulkQueue};
 use crate::services::agreements::{insert_agreement, AgreementRequest, Creation};
+use crate::services::sync;
 use crate::services::templates::require_template;
 use crate::services::{known_id, not_found};
 use crate::store::{keys, ChunkCounts, ChunkEnd, Store};
@@ -37,7 +39,8 @@ pub async fn start_create_agreements(
         )));
     }
     let job = BulkJob::queued(
-        template.id.clone(),
+        JobKind::CreateAgreements,
+        Some(template.id.clone()),
         template.provider_id.clone(),
         caller.subject().to_string(),
         Instant::now(),
@@ -140,10 +143,12 @@ fn cursor_scope(job_id: &Id) -> String {
     format!("bulk-job:{job_id}")
 }
 
-/// Processes one message: one chunk of the job's provider accounts.
-pub async fn run_chunk(
+/// Processes one message: one chunk of a job (provider accounts of a "Create Agreements" job,
+/// or a page of a provider's customers for a sync).
+pub async fn run_chunk<C: ProviderConnector>(
     store: &Store,
     queue: &BulkQueue,
+    connector: &C,
     settings: BulkSettings,
     message: &BulkMessage,
 ) -> Result<ChunkReport, ChunkError> {
@@ -153,10 +158,19 @@ pub async fn run_chunk(
         .get_entity(keys::job, &job_id)
         .await?
         .ok_or_else(|| ChunkError::Poison(format!("bulk job {job_id} does not exist")))?;
-    if job.template_id.as_str() != message.template_id {
+    let matches = match job.kind {
+        JobKind::CreateAgreements => {
+            message.kind == queue::CREATE_AGREEMENTS
+                && job.template_id.as_ref().map(Id::as_str) == message.template_id.as_deref()
+        }
+        JobKind::ProviderSync => {
+            message.kind == queue::SYNC_PROVIDER
+                && Some(job.provider_id.as_str()) == message.provider_id.as_deref()
+        }
+    };
+    if !matches {
         return Err(ChunkError::Poison(format!(
-            "bulk job {job_id} is not of template {}",
-            message.template_id
+            "the message does not describe bulk job {job_id}"
         )));
     }
     if job.status.is_finished() {
@@ -167,24 +181,73 @@ pub async fn run_chunk(
         resend_if_unsent(store, queue, &job).await?;
         return Ok(ChunkReport::AlreadyCounted);
     }
+    let chunk = match job.kind {
+        JobKind::CreateAgreements => {
+            create_agreements_chunk(store, settings, &job, &cursor).await?
+        }
+        JobKind::ProviderSync => {
+            sync::sync_chunk(store, connector, settings, &job, &cursor).await?
+        }
+    };
+    // The pointer condition means no other chunk was counted since `job` was read, so the
+    // job's counts plus this chunk's are the final ones when this chunk ends the job.
+    let processed = job.created + job.skipped + job.failed + chunk.counts.total();
+    let counted = store
+        .count_chunk(
+            &job_id,
+            &cursor,
+            chunk.counts,
+            &chunk.end,
+            Instant::now(),
+            Some(processed),
+            &chunk.unmatched,
+        )
+        .await?;
+    if !counted {
+        return Ok(ChunkReport::AlreadyCounted);
+    }
+    if let ChunkEnd::Continue(next) = &chunk.end {
+        send_continuation(store, queue, &job, next).await?;
+    }
+    tracing::info!(job_id = %job_id, created = chunk.counts.created, skipped = chunk.counts.skipped, failed = chunk.counts.failed, "bulk chunk counted");
+    Ok(ChunkReport::Counted {
+        counts: chunk.counts,
+        end: chunk.end,
+    })
+}
+
+/// What one chunk did, before it is counted.
+pub(crate) struct Chunk {
+    pub counts: ChunkCounts,
+    pub end: ChunkEnd,
+    pub unmatched: Vec<crate::model::UnmatchedCustomer>,
+}
+
+async fn create_agreements_chunk(
+    store: &Store,
+    settings: BulkSettings,
+    job: &BulkJob,
+    cursor: &str,
+) -> Result<Chunk, ChunkError> {
+    let scope = cursor_scope(&job.id);
     let start = if cursor.is_empty() {
         None
     } else {
         Some(
             store
                 .cursors()
-                .decode(&cursor_scope(&job_id), &cursor)
+                .decode(&scope, cursor)
                 .map_err(|_| ChunkError::Poison("the message's cursor is not this job's".into()))?,
         )
     };
-
+    let template_id = job
+        .template_id
+        .clone()
+        .ok_or_else(|| ChunkError::Poison(format!("bulk job {} names no template", job.id)))?;
     let template: AgreementTemplate = store
-        .get_entity(keys::template, &job.template_id)
+        .get_entity(keys::template, &template_id)
         .await?
-        .ok_or_else(|| {
-            ChunkError::Poison(format!("template {} does not exist", job.template_id))
-        })?;
-    let now = Instant::now();
+        .ok_or_else(|| ChunkError::Poison(format!("template {template_id} does not exist")))?;
     if job.status == JobStatus::Queued {
         let total = store
             .count(
@@ -192,19 +255,15 @@ pub async fn run_chunk(
                 keys::PROVIDER_ACCOUNT_PREFIX,
             )
             .await?;
-        store.start_job(&job_id, total, now).await?;
+        store.start_job(&job.id, total, Instant::now()).await?;
     }
     if template.state != TemplateState::Active {
-        let end = ChunkEnd::Fail(deactivated(&template.id));
-        store
-            .count_chunk(&job_id, &cursor, ChunkCounts::default(), &end, now, None)
-            .await?;
-        return Ok(ChunkReport::Counted {
+        return Ok(Chunk {
             counts: ChunkCounts::default(),
-            end,
+            end: ChunkEnd::Fail(deactivated(&template.id)),
+            unmatched: Vec::new(),
         });
     }
-
     let (accounts, last_key) = store
         .chunk::<ProviderAccount>(
             &keys::provider(&job.provider_id),
@@ -214,8 +273,7 @@ pub async fn run_chunk(
         )
         .await?;
     let (counts, stopped) =
-        create_for(store, &job, &template, accounts, settings.concurrency).await?;
-
+        create_for(store, job, &template, accounts, settings.concurrency).await?;
     let end = if stopped {
         ChunkEnd::Fail(deactivated(&template.id))
     } else {
@@ -223,33 +281,17 @@ pub async fn run_chunk(
             Some(key) => ChunkEnd::Continue(
                 store
                     .cursors()
-                    .encode(&cursor_scope(&job_id), &key)
+                    .encode(&scope, &key)
                     .ok_or_else(|| ChunkError::Retry("cursor of non-string key".into()))?,
             ),
             None => ChunkEnd::Complete,
         }
     };
-    // The pointer condition means no other chunk was counted since `job` was read, so the
-    // job's counts plus this chunk's are the final ones when this chunk ends the job.
-    let processed = job.created + job.skipped + job.failed + counts.total();
-    let counted = store
-        .count_chunk(
-            &job_id,
-            &cursor,
-            counts,
-            &end,
-            Instant::now(),
-            Some(processed),
-        )
-        .await?;
-    if !counted {
-        return Ok(ChunkReport::AlreadyCounted);
-    }
-    if let ChunkEnd::Continue(next) = &end {
-        send_continuation(store, queue, &job, next).await?;
-    }
-    tracing::info!(job_id = %job_id, created = counts.created, skipped = counts.skipped, failed = counts.failed, "bulk chunk counted");
-    Ok(ChunkReport::Counted { counts, end })
+    Ok(Chunk {
+        counts,
+        end,
+        unmatched: Vec::new(),
+    })
 }
 
 fn deactivated(template_id: &Id) -> String {
@@ -295,17 +337,21 @@ async fn create_for(
     Ok((counts, false))
 }
 
-async fn create_one(
+pub(crate) async fn create_one(
     store: &Store,
     job: &BulkJob,
     template: &AgreementTemplate,
     pa: &ProviderAccount,
 ) -> Result<Outcome, ChunkError> {
+    let source = match job.kind {
+        JobKind::CreateAgreements => AgreementSource::Bulk,
+        JobKind::ProviderSync => AgreementSource::ProviderSync,
+    };
     let request = AgreementRequest {
         account_id: pa.account_id.clone(),
         name: None,
         executed_on: None,
-        source: AgreementSource::Bulk,
+        source,
         actor: Actor::system(&format!("bulk job {}", job.id)),
         bulk: Some((job.id.clone(), pa.id.clone())),
     };
@@ -324,7 +370,7 @@ async fn create_one(
 }
 
 #[derive(Debug, Clone, Copy)]
-enum Outcome {
+pub(crate) enum Outcome {
     Created,
     Skipped,
     TemplateInactive,
@@ -336,11 +382,16 @@ async fn send_continuation(
     job: &BulkJob,
     next: &str,
 ) -> Result<(), ChunkError> {
-    let message = BulkMessage::create_agreements(
-        job.id.as_str(),
-        job.template_id.as_str(),
-        Some(next.to_string()),
-    );
+    let message = match (&job.kind, &job.template_id) {
+        (JobKind::CreateAgreements, Some(t)) => {
+            BulkMessage::create_agreements(job.id.as_str(), t.as_str(), Some(next.to_string()))
+        }
+        _ => BulkMessage::sync_provider(
+            job.id.as_str(),
+            job.provider_id.as_str(),
+            Some(next.to_string()),
+        ),
+    };
     queue
         .send(&message)
         .await

@@ -8,6 +8,8 @@ pub mod bulk;
 pub mod portal;
 pub mod provider_accounts;
 pub mod providers;
+pub mod provisioning;
+pub mod sync;
 pub mod templates;
 
 use crate::error::ServiceError;

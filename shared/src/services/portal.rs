@@ -11,8 +11,10 @@ use crate::model::{
     Actor, Agreement, AgreementSource, AgreementStatus, AgreementTemplate, Day, HistoryAction, Id,
     Instant, Principal,
 };
+use crate::queue::BulkQueue;
 use crate::services::accounts::find_contact;
 use crate::services::agreements::{agreement_query, transition, Transition};
+use crate::services::sync::queue_attestation;
 use crate::services::{not_found, PageRequest};
 use crate::store::{keys, Page, Store};
 
@@ -122,6 +124,7 @@ pub async fn get_own_agreement(
 /// from where and what in the same write.
 pub async fn confirm_agreement(
     store: &Store,
+    queue: Option<&BulkQueue>,
     caller: &Principal,
     id: &str,
     origin: &Origin,
@@ -170,5 +173,7 @@ pub async fn confirm_agreement(
     )
     .await?;
     tracing::info!(agreement_id = %accepted.id, contact_id = %contact.id, "agreement confirmed on the portal");
+    // For a Direct CSP partner the acceptance goes on to Partner Center through the queue.
+    queue_attestation(store, queue, &accepted).await;
     Ok(view(accepted, &t))
 }

@@ -14,6 +14,8 @@ pub struct ChunkCounts {
     pub created: u64,
     pub skipped: u64,
     pub failed: u64,
+    /// Not part of the total: acceptances a sync pulled for agreements it went through.
+    pub accepted: u64,
 }
 
 impl ChunkCounts {
@@ -106,10 +108,13 @@ impl Store {
         end: &ChunkEnd,
         now: Instant,
         final_total: Option<u64>,
+        unmatched: &[crate::model::UnmatchedCustomer],
     ) -> Result<bool, StoreError> {
         let mut update = String::from(
-            "SET next_cursor = :next, updated_at = :now ADD created :c, skipped :s, failed :f, #version :one",
+            "SET next_cursor = :next, updated_at = :now, unmatched = list_append(if_not_exists(unmatched, :none), :unmatched) ADD created :c, skipped :s, failed :f, accepted :a, #version :one",
         );
+        let unmatched = serde_dynamo::to_attribute_value(unmatched)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let mut names = vec![("#status", "status"), ("#version", "version")];
         if matches!(end, ChunkEnd::Complete) {
             names.push(("#total", "total"));
@@ -121,7 +126,10 @@ impl Store {
             (":c", n(counts.created)),
             (":s", n(counts.skipped)),
             (":f", n(counts.failed)),
+            (":a", n(counts.accepted)),
             (":one", n(1)),
+            (":none", AttributeValue::L(vec![])),
+            (":unmatched", unmatched),
         ];
         match end {
             ChunkEnd::Continue(next) => values.push((":next", s(next.clone()))),

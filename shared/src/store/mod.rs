@@ -27,6 +27,9 @@ pub enum StoreError {
     /// A single write's condition did not hold.
     #[error("the conditional request failed")]
     ConditionFailed,
+    /// A transaction was cancelled; one reason code per item, in order ("None" where it held).
+    #[error("transaction cancelled: {0:?}")]
+    Cancelled(Vec<String>),
     #[error("stored item could not be read: {0}")]
     Corrupt(String),
     #[error("DynamoDB request failed: {0}")]
@@ -246,6 +249,46 @@ impl Store {
         }
     }
 
+    /// Puts new items all or none (a transaction); each must not exist yet. When one exists,
+    /// answers `Cancelled` with one reason per item, in order ("None" where it held).
+    pub async fn create_together(
+        &self,
+        items: Vec<HashMap<String, AttributeValue>>,
+    ) -> Result<(), StoreError> {
+        use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+        use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+        let mut actions = Vec::with_capacity(items.len());
+        for item in items {
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(PK)")
+                .build()
+                .map_err(|e| StoreError::Sdk(e.to_string()))?;
+            actions.push(TransactWriteItem::builder().put(put).build());
+        }
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(actions))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => match e.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
+                    Err(StoreError::Cancelled(
+                        c.cancellation_reasons()
+                            .iter()
+                            .map(|r| r.code().unwrap_or("None").to_string())
+                            .collect(),
+                    ))
+                }
+                _ => Err(sdk_error(e)),
+            },
+        }
+    }
+
     /// Writes a record's new state and appends `event` to its `list` attribute in one request,
     /// if the stored version is still `expected_version`. Earlier entries of the list are never
     /// rewritten: the update only appends.
@@ -292,6 +335,38 @@ impl Store {
             .condition_expression("attribute_exists(PK) AND #version = :expected")
             .set_expression_attribute_names(Some(names))
             .set_expression_attribute_values(Some(values))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Err(StoreError::ConditionFailed),
+            Err(e) => Err(sdk_error(e)),
+        }
+    }
+
+    /// Appends `entry` to a list attribute of an existing item, changing nothing else.
+    pub async fn append_to_list<E: serde::Serialize>(
+        &self,
+        pk: &str,
+        sk: &str,
+        list: &str,
+        entry: &E,
+    ) -> Result<(), StoreError> {
+        let entry: HashMap<String, AttributeValue> =
+            serde_dynamo::to_item(entry).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_map(pk, sk)))
+            .update_expression("SET #list = list_append(if_not_exists(#list, :empty), :entry)")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_names("#list", list)
+            .expression_attribute_values(
+                ":entry",
+                AttributeValue::L(vec![AttributeValue::M(entry)]),
+            )
+            .expression_attribute_values(":empty", AttributeValue::L(vec![]))
             .send()
             .await;
         match result {

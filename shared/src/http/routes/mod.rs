@@ -6,4 +6,5 @@ pub mod bulk;
 pub mod contracts;
 pub mod portal;
 pub mod providers;
+pub mod sync;
 pub mod templates;

@@ -39,7 +39,8 @@ pub async fn confirm_agreement(ctx: Arc<AppContext>, request: Request) -> Servic
         source_ip: seen.source_ip,
         user_agent: seen.user_agent,
     };
-    let confirmed = portal::confirm_agreement(&ctx.store, &caller, &id, &from).await?;
+    let confirmed =
+        portal::confirm_agreement(&ctx.store, ctx.bulk_queue.as_ref(), &caller, &id, &from).await?;
     Reply::record(StatusCode::OK, &confirmed, confirmed.agreement.version)
 }
 

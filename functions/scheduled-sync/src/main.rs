@@ -1,0 +1,6 @@
+//! On a schedule: queues a sync of every automatic provider.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    shared::schedule::serve_scheduled_sync().await
+}

@@ -1,0 +1,150 @@
+//! Automatic providers behind one trait: what the services need of a provider's API, whatever
+//! the provider. Partner Center is one module; another provider (Crayon, StreamOne Ion) is another.
+
+pub mod partner_center;
+
+use serde::{Deserialize, Serialize};
+
+/// A customer as the provider knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderCustomer {
+    /// The provider's id of the customer (Partner Center: the customer's tenant id).
+    pub id: String,
+    pub company_name: String,
+    /// The customer's primary domain (e.g. contoso.onmicrosoft.com), when known.
+    pub domain: Option<String>,
+}
+
+/// One page of customers and where the next begins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomerPage {
+    pub customers: Vec<ProviderCustomer>,
+    /// Opaque; None on the last page.
+    pub continuation: Option<String>,
+}
+
+/// The person who accepted (or on whose behalf acceptance was attested).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgreementContact {
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub phone_number: Option<String>,
+}
+
+/// An acceptance the provider holds for a customer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderAgreement {
+    /// The provider's template id (Partner Center: templateId).
+    pub template_id: String,
+    /// e.g. MicrosoftCustomerAgreement.
+    pub agreement_type: String,
+    /// The instant of acceptance, RFC 3339.
+    pub date_agreed: String,
+    pub primary_contact: Option<AgreementContact>,
+}
+
+/// Attesting a customer's acceptance to the provider.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attestation {
+    pub customer_id: String,
+    pub template_id: String,
+    pub agreement_type: String,
+    /// YYYY-MM-DD; sent as midnight UTC.
+    pub date_agreed: String,
+    pub primary_contact: AgreementContact,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConnectorError {
+    /// Worth retrying later (throttled, unavailable, timed out); `retry_after` in seconds if said.
+    #[error("the provider is unavailable: {detail}")]
+    Transient {
+        detail: String,
+        retry_after: Option<u64>,
+    },
+    /// The provider refused the request; retrying the same request will not help.
+    #[error("the provider refused the request: {code}: {detail}")]
+    Refused { code: String, detail: String },
+    /// The provider answered something this client cannot read.
+    #[error("the provider's answer could not be read: {0}")]
+    Malformed(String),
+    /// Credentials or configuration are wrong.
+    #[error("the provider connection is misconfigured: {0}")]
+    Configuration(String),
+}
+
+/// What the services need of an automatic provider.
+#[allow(async_fn_in_trait)]
+pub trait ProviderConnector: Send + Sync {
+    /// One page of the provider's customers; `continuation` from the previous page.
+    async fn customers(&self, continuation: Option<&str>) -> Result<CustomerPage, ConnectorError>;
+
+    /// The acceptances the provider holds for a customer (all agreement types).
+    async fn customer_agreements(
+        &self,
+        customer_id: &str,
+    ) -> Result<Vec<ProviderAgreement>, ConnectorError>;
+
+    /// Whether the customer signed the Microsoft Customer Agreement directly (admin center).
+    async fn direct_signed(&self, customer_id: &str) -> Result<bool, ConnectorError>;
+
+    /// Attests an acceptance. An acceptance the provider already holds counts as success.
+    async fn attest(&self, attestation: &Attestation) -> Result<ProviderAgreement, ConnectorError>;
+}
+
+/// The connector of a function deployed without a provider's credentials: every call says so.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Unconfigured;
+
+impl ProviderConnector for Unconfigured {
+    async fn customers(&self, _: Option<&str>) -> Result<CustomerPage, ConnectorError> {
+        Err(unconfigured())
+    }
+    async fn customer_agreements(&self, _: &str) -> Result<Vec<ProviderAgreement>, ConnectorError> {
+        Err(unconfigured())
+    }
+    async fn direct_signed(&self, _: &str) -> Result<bool, ConnectorError> {
+        Err(unconfigured())
+    }
+    async fn attest(&self, _: &Attestation) -> Result<ProviderAgreement, ConnectorError> {
+        Err(unconfigured())
+    }
+}
+
+fn unconfigured() -> ConnectorError {
+    ConnectorError::Configuration("no provider connection is configured for this function".into())
+}
+
+/// The connection a function holds: the configured provider, or none.
+#[derive(Debug, Clone, Default)]
+pub enum Connector {
+    #[default]
+    Unconfigured,
+}
+
+impl ProviderConnector for Connector {
+    async fn customers(&self, continuation: Option<&str>) -> Result<CustomerPage, ConnectorError> {
+        match self {
+            Connector::Unconfigured => Unconfigured.customers(continuation).await,
+        }
+    }
+    async fn customer_agreements(
+        &self,
+        customer_id: &str,
+    ) -> Result<Vec<ProviderAgreement>, ConnectorError> {
+        match self {
+            Connector::Unconfigured => Unconfigured.customer_agreements(customer_id).await,
+        }
+    }
+    async fn direct_signed(&self, customer_id: &str) -> Result<bool, ConnectorError> {
+        match self {
+            Connector::Unconfigured => Unconfigured.direct_signed(customer_id).await,
+        }
+    }
+    async fn attest(&self, attestation: &Attestation) -> Result<ProviderAgreement, ConnectorError> {
+        match self {
+            Connector::Unconfigured => Unconfigured.attest(attestation).await,
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! Provisioning an account with a provider: the provider account and the agreement are made
+//! together, both or neither. For a Direct CSP partner (Partner Center, agreements synced), the
+//! acceptance is first confirmed in Partner Center and the agreement recorded from its answer.
+
+use serde::{Deserialize, Serialize};
+
+use crate::connectors::{AgreementContact, Attestation, ConnectorError, ProviderConnector};
+use crate::error::{ServiceError, ServiceResult};
+use crate::model::provider_account::specific_id;
+use crate::model::{
+    Actor, Agreement, AgreementSource, Contact, Day, HistoryAction, HistoryEvent, Instant,
+    NewProviderAccount, Principal, Provider, ProviderAccount, TemplateState,
+};
+use crate::services::accounts::require_account;
+use crate::services::agreements::{free_slot, inactive, HISTORY};
+use crate::services::providers::require_provider;
+use crate::services::templates::require_template;
+use crate::store::{keys, to_item, Record, Store, StoreError};
+
+pub const PARTNER_CENTER: &str = "microsoft_partner_center";
+/// The agreement type Partner Center attests for the templates of this product.
+pub const CUSTOMER_AGREEMENT: &str = "MicrosoftCustomerAgreement";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProvisionRequest {
+    pub provider_id: String,
+    #[serde(default)]
+    pub provider_specific_id: Option<String>,
+    pub template_id: String,
+    pub executed_on: Day,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Provisioned {
+    pub provider_account: ProviderAccount,
+    pub agreement: Agreement,
+}
+
+/// Whether agreements of this provider are confirmed in and synced with Partner Center.
+pub fn is_direct_partner_center(provider: &Provider) -> bool {
+    provider.platform == PARTNER_CENTER && provider.syncs_agreements
+}
+
+/// The contact named to the provider as the customer's primary contact: the account's first.
+pub async fn primary_contact(
+    store: &Store,
+    account: &crate::model::Account,
+) -> ServiceResult<Contact> {
+    let contacts: Vec<Contact> = store
+        .query_all(&keys::account(&account.id), keys::CONTACT_PREFIX, 1)
+        .await?;
+    contacts.into_iter().next().ok_or_else(|| {
+        ServiceError::conflict(format!(
+            "account {} has no contact to name as the primary contact; add one first",
+            account.id
+        ))
+    })
+}
+
+pub fn contact_of(contact: &Contact) -> AgreementContact {
+    AgreementContact {
+        first_name: contact.first_name.clone(),
+        last_name: contact.last_name.clone(),
+        email: contact.email.clone(),
+        phone_number: contact.phone.clone(),
+    }
+}
+
+pub fn provider_failure(e: ConnectorError) -> ServiceError {
+    match e {
+        ConnectorError::Refused { code, detail } => ServiceError::ProviderFailed(format!(
+            "Partner Center refused the request ({code}): {detail}"
+        )),
+        ConnectorError::Transient { .. } => ServiceError::ProviderFailed(
+            "Partner Center is unavailable; nothing was changed, retry later".into(),
+        ),
+        ConnectorError::Malformed(_) => ServiceError::ProviderFailed(
+            "Partner Center answered something unreadable; nothing was changed".into(),
+        ),
+        ConnectorError::Configuration(d) => ServiceError::internal(d),
+    }
+}
+
+pub async fn provision<C: ProviderConnector>(
+    store: &Store,
+    connector: Option<&C>,
+    caller: &Principal,
+    account_id: &str,
+    input: ProvisionRequest,
+) -> ServiceResult<Provisioned> {
+    caller.require_staff()?;
+    let account = require_account(store, account_id).await?;
+    let provider = require_provider(store, &input.provider_id).await?;
+    let template = require_template(store, &input.template_id).await?;
+    if template.provider_id != provider.id {
+        return Err(ServiceError::Validation(format!(
+            "template {} is not a template of provider {}",
+            template.id, provider.id
+        )));
+    }
+    if template.state != TemplateState::Active {
+        return Err(inactive(&template.id));
+    }
+    let direct = is_direct_partner_center(&provider);
+    let tenant =
+        match input.provider_specific_id.as_deref() {
+            Some(raw) => specific_id(raw)?,
+            None if direct => return Err(ServiceError::Validation(
+                "`provider_specific_id` (the customer's tenant id) is required for Partner Center"
+                    .into(),
+            )),
+            None => account.id.to_string().to_lowercase(),
+        };
+    let now = Instant::now();
+    let new_pa = ProviderAccount::create(
+        provider.id.clone(),
+        account.id.clone(),
+        &NewProviderAccount {
+            provider_id: provider.id.to_string(),
+            provider_specific_id: tenant.clone(),
+            name: account.name.clone(),
+            ..NewProviderAccount::default()
+        },
+        now,
+    )?;
+    let pa_keys = new_pa.keys();
+    let existing_pa: Option<ProviderAccount> = store.get(&pa_keys.pk, &pa_keys.sk).await?;
+    if let Some(pa) = &existing_pa {
+        if pa.account_id != account.id {
+            return Err(ServiceError::conflict(format!(
+                "provider-specific id `{tenant}` of provider {} belongs to account {}",
+                provider.id, pa.account_id
+            )));
+        }
+    }
+    let slot = match free_slot(store, &template, &account.id).await? {
+        Ok(id) => id,
+        Err(open) => {
+            return Err(ServiceError::Conflict {
+                detail: format!(
+                    "account {} already has an open agreement of template {}: {}",
+                    account.id, template.id, open.id
+                ),
+                existing_id: Some(open.id.to_string()),
+            })
+        }
+    };
+
+    let mut agreement = Agreement::pending(
+        slot,
+        &template,
+        account.id.clone(),
+        None,
+        Some(input.executed_on),
+        AgreementSource::Provisioning,
+        now,
+    )?;
+    let actor = Actor::of(caller);
+    let mut history = vec![HistoryEvent::of_change(
+        None,
+        &agreement,
+        HistoryAction::Created,
+        actor.clone(),
+        AgreementSource::Provisioning,
+    )];
+    if direct {
+        let connector = connector.ok_or_else(|| {
+            ServiceError::internal("Partner Center is not configured for this function")
+        })?;
+        let contact = primary_contact(store, &account).await?;
+        let confirmed = connector
+            .attest(&Attestation {
+                customer_id: tenant.clone(),
+                template_id: template.template_id.clone(),
+                agreement_type: CUSTOMER_AGREEMENT.into(),
+                date_agreed: input.executed_on.to_string(),
+                primary_contact: contact_of(&contact),
+            })
+            .await
+            .map_err(provider_failure)?;
+        let signed_on = confirmed
+            .date_agreed
+            .get(..10)
+            .and_then(Day::parse)
+            .unwrap_or(input.executed_on);
+        let accepted = agreement.accepted(contact.id.clone(), signed_on, now)?;
+        let mut event = HistoryEvent::of_change(
+            Some(&agreement),
+            &accepted,
+            HistoryAction::Accepted,
+            actor,
+            AgreementSource::PartnerCenter,
+        );
+        event.details = Some(serde_json::json!({
+            "partner_center": {
+                "customer_id": tenant,
+                "template_id": confirmed.template_id,
+                "type": confirmed.agreement_type,
+                "date_agreed": confirmed.date_agreed,
+            }
+        }));
+        history.push(event);
+        agreement = accepted;
+    }
+
+    let mut agreement_item = to_item(&agreement)?;
+    agreement_item.insert(
+        HISTORY.into(),
+        serde_dynamo::to_attribute_value(&history).map_err(ServiceError::internal)?,
+    );
+    let mut items = vec![agreement_item];
+    if existing_pa.is_none() {
+        items.push(to_item(&new_pa)?);
+    }
+    match store.create_together(items).await {
+        Ok(()) => {}
+        Err(StoreError::Cancelled(_)) => {
+            return Err(ServiceError::conflict(
+                "the account was provisioned concurrently; read it and retry",
+            ))
+        }
+        Err(e) => return Err(e.into()),
+    }
+    tracing::info!(account_id = %account.id, agreement_id = %agreement.id, direct, "account provisioned");
+    Ok(Provisioned {
+        provider_account: existing_pa.unwrap_or(new_pa),
+        agreement,
+    })
+}
