@@ -12,6 +12,7 @@
 
 pub mod apigw;
 mod aws;
+pub mod fake_partner_center;
 mod http_api;
 mod ids;
 pub mod intrinsics;

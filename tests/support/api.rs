@@ -93,6 +93,11 @@ pub fn roleless_token() -> String {
 impl Api {
     /// Starts a stack of its own on an ephemeral port over the local endpoint.
     pub async fn start() -> Api {
+        Api::start_with(&[]).await
+    }
+
+    /// The same, with template parameters set (e.g. Partner Center's address and credentials).
+    pub async fn start_with(params: &[(&str, String)]) -> Api {
         let root = workspace_root();
         let config = Config {
             template: root.join("template.yaml"),
@@ -102,6 +107,10 @@ impl Api {
             queue_prefix: unique("q"),
             bin_dir: root.join("target").join("debug"),
             visibility_timeout: 1,
+            params: params
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
             ..Config::default()
         };
         let stack = local_stack::start(config).await.unwrap_or_else(|e| {

@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod bulk;
+pub mod fake_partner_center;
 pub mod fixtures;
 
 use std::sync::Arc;

@@ -119,13 +119,36 @@ fn unconfigured() -> ConnectorError {
 /// The connection a function holds: the configured provider, or none.
 #[derive(Debug, Clone, Default)]
 pub enum Connector {
+    PartnerCenter(Box<partner_center::PartnerCenterClient>),
     #[default]
     Unconfigured,
+}
+
+impl Connector {
+    /// Partner Center when `PARTNER_CENTER_CLIENT_ID` is set (then its configuration must be
+    /// complete), otherwise none. An inline secret (local stacks) wins over a secret's ARN.
+    pub fn from_env() -> Result<Connector, ConnectorError> {
+        let set = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        if set("PARTNER_CENTER_CLIENT_ID").is_none() {
+            return Ok(Connector::Unconfigured);
+        }
+        let inline_secret = set("PARTNER_CENTER_CLIENT_SECRET").is_some();
+        let config = partner_center::PartnerCenterConfig::from_lookup(|name| {
+            if name == "PARTNER_CENTER_CLIENT_SECRET_ARN" && inline_secret {
+                return None;
+            }
+            set(name)
+        })?;
+        Ok(Connector::PartnerCenter(Box::new(
+            partner_center::PartnerCenterClient::new(config)?,
+        )))
+    }
 }
 
 impl ProviderConnector for Connector {
     async fn customers(&self, continuation: Option<&str>) -> Result<CustomerPage, ConnectorError> {
         match self {
+            Connector::PartnerCenter(pc) => pc.customers(continuation).await,
             Connector::Unconfigured => Unconfigured.customers(continuation).await,
         }
     }
@@ -134,16 +157,19 @@ impl ProviderConnector for Connector {
         customer_id: &str,
     ) -> Result<Vec<ProviderAgreement>, ConnectorError> {
         match self {
+            Connector::PartnerCenter(pc) => pc.customer_agreements(customer_id).await,
             Connector::Unconfigured => Unconfigured.customer_agreements(customer_id).await,
         }
     }
     async fn direct_signed(&self, customer_id: &str) -> Result<bool, ConnectorError> {
         match self {
+            Connector::PartnerCenter(pc) => pc.direct_signed(customer_id).await,
             Connector::Unconfigured => Unconfigured.direct_signed(customer_id).await,
         }
     }
     async fn attest(&self, attestation: &Attestation) -> Result<ProviderAgreement, ConnectorError> {
         match self {
+            Connector::PartnerCenter(pc) => pc.attest(attestation).await,
             Connector::Unconfigured => Unconfigured.attest(attestation).await,
         }
     }

@@ -1,0 +1,43 @@
+//! The fake Microsoft Partner Center (it lives in the local-stack library, so that
+//! `fake-partner-center` serves the same one to local runs) and Partner Center clients set up for
+//! it with quick retries.
+
+use std::time::Duration;
+
+pub use local_stack::fake_partner_center::*;
+use shared::connectors::partner_center::{
+    AppSecret, PartnerCenterClient, PartnerCenterConfig, Secret, SecretSource,
+};
+
+/// A fake on a free loopback port.
+pub async fn start() -> FakePartnerCenter {
+    FakePartnerCenter::start()
+        .await
+        .unwrap_or_else(|e| panic!("cannot start the fake Partner Center: {e}"))
+}
+
+/// The fake's credentials and URLs, with short backoffs so retries don't slow the tests.
+pub fn config_for(fake: &FakePartnerCenter) -> PartnerCenterConfig {
+    let mut config = PartnerCenterConfig::new(
+        TENANT_ID,
+        CLIENT_ID,
+        SecretSource::Inline(AppSecret {
+            client_secret: Secret::new(CLIENT_SECRET),
+            refresh_token: None,
+        }),
+    );
+    config.base_url = fake.base_url().to_string();
+    config.token_url = fake.token_url();
+    config.timeout = Duration::from_secs(5);
+    config.backoff_base = Duration::from_millis(20);
+    config.max_retry_wait = Duration::from_secs(5);
+    config
+}
+
+pub fn client_with(config: PartnerCenterConfig) -> PartnerCenterClient {
+    PartnerCenterClient::new(config).unwrap_or_else(|e| panic!("invalid client config: {e}"))
+}
+
+pub fn client_for(fake: &FakePartnerCenter) -> PartnerCenterClient {
+    client_with(config_for(fake))
+}
