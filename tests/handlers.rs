@@ -388,3 +388,86 @@ async fn billing_contract_fixtures() {
     assert_status("get-agreement after untag", &r, 200);
     assert_eq!(body(&r)["billing_contract_ids"], serde_json::json!([]));
 }
+
+#[tokio::test]
+async fn provisioning_sync_and_schedule_fixtures() {
+    use local_stack::fake_partner_center::{self as fake, FakePartnerCenter};
+    use shared::connectors::partner_center::{PartnerCenterClient, PartnerCenterConfig};
+    use shared::connectors::Connector;
+    use shared::http::routes::sync;
+
+    let pc = FakePartnerCenter::start()
+        .await
+        .expect("fake Partner Center");
+    pc.add_customer(
+        "3f2504e0-4f89-11d3-9a0c-0305e82c3301",
+        "Contoso",
+        "contoso.com",
+    );
+    let env = [
+        ("PARTNER_CENTER_TENANT_ID", fake::TENANT_ID.to_string()),
+        ("PARTNER_CENTER_CLIENT_ID", fake::CLIENT_ID.to_string()),
+        (
+            "PARTNER_CENTER_CLIENT_SECRET",
+            fake::CLIENT_SECRET.to_string(),
+        ),
+        ("PARTNER_CENTER_BASE_URL", pc.base_url().to_string()),
+        ("PARTNER_CENTER_TOKEN_URL", pc.token_url()),
+    ];
+    let config = PartnerCenterConfig::from_lookup(|name| {
+        env.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone())
+    })
+    .expect("config");
+    let ctx = fresh_context().await;
+    fixtures::seed(&ctx, false).await;
+    let (ctx, queue_url) = with_queue(ctx).await;
+    let mut ctx = (*ctx).clone();
+    ctx.connector =
+        Connector::PartnerCenter(Box::new(PartnerCenterClient::new(config).expect("client")));
+    let ctx = Arc::new(ctx);
+
+    let r = dispatch(
+        sync::provision_account,
+        ctx.clone(),
+        event("provision-account"),
+    )
+    .await;
+    assert_status("provision-account", &r, 201);
+    assert_eq!(body(&r)["agreement"]["status"], "accepted");
+    assert_eq!(
+        pc.agreements("3f2504e0-4f89-11d3-9a0c-0305e82c3301").len(),
+        1
+    );
+
+    let r = dispatch(sync::sync_provider, ctx.clone(), event("sync-provider")).await;
+    assert_status("sync-provider", &r, 202);
+
+    let text = std::fs::read_to_string(workspace_root().join("events/scheduled-sync.json"))
+        .expect("fixture");
+    let schedule: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    let queued = shared::schedule::handle_schedule(&ctx, &schedule)
+        .await
+        .expect("scheduled sync");
+    assert_eq!(
+        queued["jobs"].as_array().map(Vec::len),
+        Some(1),
+        "one automatic provider"
+    );
+
+    // Both sync jobs' first messages are on the queue, for the worker.
+    let messages = integration_tests::sqs()
+        .await
+        .receive_message()
+        .queue_url(&queue_url)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .expect("receive")
+        .messages
+        .unwrap_or_default();
+    assert_eq!(messages.len(), 2);
+    assert!(messages.iter().all(|m| m
+        .body
+        .as_deref()
+        .is_some_and(|b| b.contains("\"sync_provider\""))));
+}
