@@ -497,8 +497,15 @@ async fn fifty_concurrent_confirms_accept_once_with_evidence() {
         .cloned()
         .unwrap_or_default();
     // (The provider syncs with Partner Center, so the worker may add its attestation's outcome.)
-    let accepted_events: Vec<&Value> = events.iter().filter(|e| e["action"] == "accepted").collect();
-    assert_eq!(accepted_events.len(), 1, "one acceptance recorded: {events:?}");
+    let accepted_events: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["action"] == "accepted")
+        .collect();
+    assert_eq!(
+        accepted_events.len(),
+        1,
+        "one acceptance recorded: {events:?}"
+    );
     assert_eq!(events[0]["action"], "created");
     let evidence = &events[1]["details"];
     assert_eq!(events[1]["action"], "accepted");

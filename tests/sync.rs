@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use integration_tests::api::{customer_token, id, staff_token, Api};
-use local_stack::fake_partner_center::{self as fake, Fault, FakePartnerCenter};
+use local_stack::fake_partner_center::{self as fake, FakePartnerCenter, Fault};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use shared::connectors::{AgreementContact, ProviderAgreement};
@@ -13,7 +13,10 @@ async fn stack_with(pc: &FakePartnerCenter, page_size: usize) -> Api {
     Api::start_with(&[
         ("PartnerCenterTenantId", fake::TENANT_ID.to_string()),
         ("PartnerCenterClientId", fake::CLIENT_ID.to_string()),
-        ("PartnerCenterClientSecretOverride", fake::CLIENT_SECRET.to_string()),
+        (
+            "PartnerCenterClientSecretOverride",
+            fake::CLIENT_SECRET.to_string(),
+        ),
         ("PartnerCenterBaseUrl", pc.base_url().to_string()),
         ("PartnerCenterTokenUrl", pc.token_url()),
         ("PartnerCenterPageSize", page_size.to_string()),
@@ -42,7 +45,9 @@ async fn direct_csp(api: &Api) -> (Value, Value) {
 }
 
 async fn account_with_contact(api: &Api, name: &str, domain: &str) -> (Value, Value) {
-    let account = api.create("/accounts", json!({"name": name, "email_domain": domain})).await;
+    let account = api
+        .create("/accounts", json!({"name": name, "email_domain": domain}))
+        .await;
     let contact = api
         .create(
             &format!("/accounts/{}/contacts", id(&account)),
@@ -55,7 +60,14 @@ async fn account_with_contact(api: &Api, name: &str, domain: &str) -> (Value, Va
 /// A fresh tenant id in a GUID's shape.
 fn tenant() -> String {
     let u = ulid::Ulid::new().to_string().to_lowercase();
-    format!("{}-{}-{}-{}-{}", &u[0..8], &u[8..12], &u[12..16], &u[16..20], &u[20..26])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &u[0..8],
+        &u[8..12],
+        &u[12..16],
+        &u[16..20],
+        &u[20..26]
+    )
 }
 
 async fn wait_for_job(api: &Api, job_id: &str) -> Value {
@@ -80,17 +92,25 @@ async fn history(api: &Api, agreement_id: &str) -> Vec<Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn provisioning_confirms_in_partner_center_first_and_records_its_answer() {
-    let pc = FakePartnerCenter::start().await.expect("fake Partner Center");
+    let pc = FakePartnerCenter::start()
+        .await
+        .expect("fake Partner Center");
     let api = stack_with(&pc, 100).await;
     let (provider, template) = direct_csp(&api).await;
     let s = ulid::Ulid::new().to_string().to_lowercase();
-    let (account, contact) = account_with_contact(&api, "Contoso", &format!("contoso-{s}.example")).await;
+    let (account, contact) =
+        account_with_contact(&api, "Contoso", &format!("contoso-{s}.example")).await;
     let t = tenant();
     pc.add_customer(&t, "Contoso", &format!("contoso-{s}.onmicrosoft.com"));
 
     let body = json!({"provider_id": id(&provider), "provider_specific_id": t,
                       "template_id": id(&template), "executed_on": "2026-11-20"});
-    let made = api.post(&format!("/accounts/{}/provision", id(&account)), body.clone()).await;
+    let made = api
+        .post(
+            &format!("/accounts/{}/provision", id(&account)),
+            body.clone(),
+        )
+        .await;
     assert_eq!(made.status, StatusCode::CREATED, "{:?}", made.body);
     let agreement = &made.body["agreement"];
     assert_eq!(agreement["status"], "accepted");
@@ -98,7 +118,10 @@ async fn provisioning_confirms_in_partner_center_first_and_records_its_answer() 
     assert_eq!(agreement["executed_on"], "2026-11-20");
     assert_eq!(agreement["signed_by"], contact["id"]);
     assert_eq!(agreement["signed_on"], "2026-11-20");
-    assert_eq!(made.body["provider_account"]["provider_specific_id"], json!(t));
+    assert_eq!(
+        made.body["provider_account"]["provider_specific_id"],
+        json!(t)
+    );
     assert_eq!(made.body["provider_account"]["account_id"], account["id"]);
 
     let held = pc.agreements(&t);
@@ -119,34 +142,55 @@ async fn provisioning_confirms_in_partner_center_first_and_records_its_answer() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_partner_center_failure_leaves_nothing_half_made() {
-    let pc = FakePartnerCenter::start().await.expect("fake Partner Center");
+    let pc = FakePartnerCenter::start()
+        .await
+        .expect("fake Partner Center");
     let api = stack_with(&pc, 100).await;
     let (provider, template) = direct_csp(&api).await;
     let s = ulid::Ulid::new().to_string().to_lowercase();
-    let (account, _) = account_with_contact(&api, "Fabrikam", &format!("fabrikam-{s}.example")).await;
+    let (account, _) =
+        account_with_contact(&api, "Fabrikam", &format!("fabrikam-{s}.example")).await;
     let t = tenant();
     pc.add_customer(&t, "Fabrikam", &format!("fabrikam-{s}.onmicrosoft.com"));
     let path = format!("/v1/customers/{t}/agreements");
     pc.inject(&path, 100, Fault::ServerError);
     let body = json!({"provider_id": id(&provider), "provider_specific_id": t,
                       "template_id": id(&template), "executed_on": "2026-11-20"});
-    let failed = api.post(&format!("/accounts/{}/provision", id(&account)), body.clone()).await;
+    let failed = api
+        .post(
+            &format!("/accounts/{}/provision", id(&account)),
+            body.clone(),
+        )
+        .await;
     failed.assert_problem(502, "provider_failed");
-    assert!(api.all(&format!("/agreements?account_id={}", id(&account))).await.is_empty());
-    assert!(api.all(&format!("/provider-accounts?account_id={}", id(&account))).await.is_empty());
+    assert!(api
+        .all(&format!("/agreements?account_id={}", id(&account)))
+        .await
+        .is_empty());
+    assert!(api
+        .all(&format!("/provider-accounts?account_id={}", id(&account)))
+        .await
+        .is_empty());
 
     // A tenant Partner Center does not know is refused, with its reason.
     let unknown = json!({"provider_id": id(&provider), "provider_specific_id": tenant(),
                          "template_id": id(&template), "executed_on": "2026-11-20"});
-    let refused = api.post(&format!("/accounts/{}/provision", id(&account)), unknown).await;
+    let refused = api
+        .post(&format!("/accounts/{}/provision", id(&account)), unknown)
+        .await;
     refused.assert_problem(502, "provider_failed");
-    assert!(api.all(&format!("/agreements?account_id={}", id(&account))).await.is_empty());
+    assert!(api
+        .all(&format!("/agreements?account_id={}", id(&account)))
+        .await
+        .is_empty());
     api.stack.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn provider_sync_links_customers_creates_pending_agreements_and_pulls_acceptance() {
-    let pc = FakePartnerCenter::start().await.expect("fake Partner Center");
+    let pc = FakePartnerCenter::start()
+        .await
+        .expect("fake Partner Center");
     let api = stack_with(&pc, 3).await;
     let (provider, template) = direct_csp(&api).await;
     let s = ulid::Ulid::new().to_string().to_lowercase();
@@ -160,8 +204,16 @@ async fn provider_sync_links_customers_creates_pending_agreements_and_pulls_acce
     }
     // Two customers no single account matches: never guessed.
     pc.add_customer(&tenant(), "Nobody", &format!("nobody-{s}.example"));
-    api.create("/accounts", json!({"name": "Twin A", "email_domain": format!("twin-{s}.example")})).await;
-    api.create("/accounts", json!({"name": "Twin B", "email_domain": format!("twin-{s}.example")})).await;
+    api.create(
+        "/accounts",
+        json!({"name": "Twin A", "email_domain": format!("twin-{s}.example")}),
+    )
+    .await;
+    api.create(
+        "/accounts",
+        json!({"name": "Twin B", "email_domain": format!("twin-{s}.example")}),
+    )
+    .await;
     pc.add_customer(&tenant(), "Twins", &format!("twin-{s}.example"));
     // Customer 0 accepted in Partner Center, signed by someone the account does not know yet.
     pc.add_agreement(
@@ -180,48 +232,107 @@ async fn provider_sync_links_customers_creates_pending_agreements_and_pulls_acce
     );
 
     let started = api
-        .call(Method::POST, &format!("/providers/{}/sync", id(&provider)), Some(&staff_token()), None)
+        .call(
+            Method::POST,
+            &format!("/providers/{}/sync", id(&provider)),
+            Some(&staff_token()),
+            None,
+        )
         .await;
     assert_eq!(started.status, StatusCode::ACCEPTED, "{:?}", started.body);
     let job = wait_for_job(&api, started.body["job_id"].as_str().unwrap_or_default()).await;
     assert_eq!(job["status"], "completed", "{job:?}");
     assert_eq!(job["kind"], "provider_sync");
-    assert_eq!((job["created"].clone(), job["skipped"].clone(), job["failed"].clone(), job["accepted"].clone()),
-               (json!(5), json!(0), json!(2), json!(1)), "{job:?}");
-    let reasons: Vec<String> = job["unmatched"].as_array().cloned().unwrap_or_default().iter()
-        .map(|u| u["reason"].as_str().unwrap_or_default().to_string()).collect();
+    assert_eq!(
+        (
+            job["created"].clone(),
+            job["skipped"].clone(),
+            job["failed"].clone(),
+            job["accepted"].clone()
+        ),
+        (json!(5), json!(0), json!(2), json!(1)),
+        "{job:?}"
+    );
+    let reasons: Vec<String> = job["unmatched"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|u| u["reason"].as_str().unwrap_or_default().to_string())
+        .collect();
     assert_eq!(reasons.len(), 2);
     assert!(reasons.iter().any(|r| r.contains("no account")));
     assert!(reasons.iter().any(|r| r.contains("several accounts")));
     // Every page of customers was read, following the continuation (3 per page).
-    let pages = pc.requests().iter().filter(|r| r.path.starts_with("/v1/customers") && !r.path.contains("/agreements") && r.method == "GET").count();
+    let pages = pc
+        .requests()
+        .iter()
+        .filter(|r| {
+            r.path.starts_with("/v1/customers")
+                && !r.path.contains("/agreements")
+                && r.method == "GET"
+        })
+        .count();
     assert!(pages >= 3, "{pages} customer pages");
 
-    let made = api.all(&format!("/agreements?template_id={}", id(&template))).await;
+    let made = api
+        .all(&format!("/agreements?template_id={}", id(&template)))
+        .await;
     assert_eq!(made.len(), 5);
     let accepted: Vec<&Value> = made.iter().filter(|a| a["status"] == "accepted").collect();
     assert_eq!(accepted.len(), 1);
     assert_eq!(accepted[0]["signed_on"], "2026-10-01");
     assert!(made.iter().all(|a| a["source"] == "provider_sync"));
-    let signer = accepted[0]["signed_by"].as_str().unwrap_or_default().to_string();
-    let contacts = api.all(&format!("/accounts/{}/contacts", accepted[0]["account_id"].as_str().unwrap_or_default())).await;
-    assert!(contacts.iter().any(|c| c["id"] == json!(signer) && c["email"] == json!(format!("grace@c0-{s}.example"))),
-            "the signer was made from Partner Center's primary contact");
+    let signer = accepted[0]["signed_by"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let contacts = api
+        .all(&format!(
+            "/accounts/{}/contacts",
+            accepted[0]["account_id"].as_str().unwrap_or_default()
+        ))
+        .await;
+    assert!(
+        contacts
+            .iter()
+            .any(|c| c["id"] == json!(signer)
+                && c["email"] == json!(format!("grace@c0-{s}.example"))),
+        "the signer was made from Partner Center's primary contact"
+    );
     let events = history(&api, &id(accepted[0])).await;
-    assert_eq!(events.last().map(|e| e["source"].clone()), Some(json!("partner_center")));
+    assert_eq!(
+        events.last().map(|e| e["source"].clone()),
+        Some(json!("partner_center"))
+    );
 
     // Again: nothing new.
     let again = api
-        .call(Method::POST, &format!("/providers/{}/sync", id(&provider)), Some(&staff_token()), None)
+        .call(
+            Method::POST,
+            &format!("/providers/{}/sync", id(&provider)),
+            Some(&staff_token()),
+            None,
+        )
         .await;
     let job = wait_for_job(&api, again.body["job_id"].as_str().unwrap_or_default()).await;
-    assert_eq!((job["created"].clone(), job["skipped"].clone(), job["accepted"].clone()), (json!(0), json!(5), json!(0)), "{job:?}");
+    assert_eq!(
+        (
+            job["created"].clone(),
+            job["skipped"].clone(),
+            job["accepted"].clone()
+        ),
+        (json!(0), json!(5), json!(0)),
+        "{job:?}"
+    );
     api.stack.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_portal_confirmation_is_attested_to_partner_center_through_the_queue() {
-    let pc = FakePartnerCenter::start().await.expect("fake Partner Center");
+    let pc = FakePartnerCenter::start()
+        .await
+        .expect("fake Partner Center");
     let api = stack_with(&pc, 100).await;
     let (provider, template) = direct_csp(&api).await;
     let s = ulid::Ulid::new().to_string().to_lowercase();
@@ -229,33 +340,57 @@ async fn a_portal_confirmation_is_attested_to_partner_center_through_the_queue()
     // Three customers: a plain one, one Partner Center already holds (600061), one it refuses.
     let mut cases = Vec::new();
     for (i, known) in [(0, true), (1, true), (2, false)] {
-        let (account, contact) = account_with_contact(&api, &format!("C{i}"), &format!("p{i}-{s}.example")).await;
+        let (account, contact) =
+            account_with_contact(&api, &format!("C{i}"), &format!("p{i}-{s}.example")).await;
         let t = tenant();
         if known {
             pc.add_customer(&t, &format!("C{i}"), &format!("p{i}-{s}.example"));
         }
         api.create("/provider-accounts", json!({"provider_id": id(&provider), "provider_specific_id": t,
                                                "name": format!("C{i}"), "account_id": id(&account)})).await;
-        let agreement = api.create("/agreements", json!({"template_id": id(&template), "account_id": id(&account)})).await;
+        let agreement = api
+            .create(
+                "/agreements",
+                json!({"template_id": id(&template), "account_id": id(&account)}),
+            )
+            .await;
         cases.push((account, contact, t, agreement));
     }
     // Partner Center already holds customer 1's acceptance by the same person: 600061.
     let (_, c1, t1, _) = &cases[1];
-    pc.add_agreement(t1, &ProviderAgreement {
-        template_id: fake::MCA_TEMPLATE_ID.into(),
-        agreement_type: "MicrosoftCustomerAgreement".into(),
-        date_agreed: "2026-11-25T00:00:00Z".into(),
-        primary_contact: Some(AgreementContact {
-            first_name: "Ada".into(), last_name: "Lovelace".into(),
-            email: c1["email"].as_str().unwrap_or_default().to_string(), phone_number: None,
-        }),
-    });
+    pc.add_agreement(
+        t1,
+        &ProviderAgreement {
+            template_id: fake::MCA_TEMPLATE_ID.into(),
+            agreement_type: "MicrosoftCustomerAgreement".into(),
+            date_agreed: "2026-11-25T00:00:00Z".into(),
+            primary_contact: Some(AgreementContact {
+                first_name: "Ada".into(),
+                last_name: "Lovelace".into(),
+                email: c1["email"].as_str().unwrap_or_default().to_string(),
+                phone_number: None,
+            }),
+        },
+    );
     // Throttling on the first try of customer 0 is waited out.
-    pc.inject(&format!("/v1/customers/{}/agreements", cases[0].2), 1, Fault::TooManyRequests { retry_after_secs: 1 });
+    pc.inject(
+        &format!("/v1/customers/{}/agreements", cases[0].2),
+        1,
+        Fault::TooManyRequests {
+            retry_after_secs: 1,
+        },
+    );
 
     for (account, contact, _, agreement) in &cases {
         let token = customer_token(&id(account), &id(contact));
-        let ok = api.call(Method::POST, &format!("/portal/agreements/{}/confirm", id(agreement)), Some(&token), None).await;
+        let ok = api
+            .call(
+                Method::POST,
+                &format!("/portal/agreements/{}/confirm", id(agreement)),
+                Some(&token),
+                None,
+            )
+            .await;
         assert_eq!(ok.status, StatusCode::OK, "{:?}", ok.body);
     }
     let mut outcomes = Vec::new();
@@ -263,8 +398,13 @@ async fn a_portal_confirmation_is_attested_to_partner_center_through_the_queue()
         let mut last = None;
         for _ in 0..100 {
             let events = history(&api, &id(agreement)).await;
-            last = events.last().map(|e| e["action"].as_str().unwrap_or_default().to_string());
-            if matches!(last.as_deref(), Some("attested") | Some("attestation_failed")) {
+            last = events
+                .last()
+                .map(|e| e["action"].as_str().unwrap_or_default().to_string());
+            if matches!(
+                last.as_deref(),
+                Some("attested") | Some("attestation_failed")
+            ) {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
@@ -272,8 +412,16 @@ async fn a_portal_confirmation_is_attested_to_partner_center_through_the_queue()
         outcomes.push(last.unwrap_or_default());
     }
     assert_eq!(outcomes, vec!["attested", "attested", "attestation_failed"]);
-    assert_eq!(pc.agreements(&cases[0].2).len(), 1, "customer 0 attested once");
-    assert_eq!(pc.agreements(&cases[1].2).len(), 1, "600061 counted as success, nothing added");
+    assert_eq!(
+        pc.agreements(&cases[0].2).len(),
+        1,
+        "customer 0 attested once"
+    );
+    assert_eq!(
+        pc.agreements(&cases[1].2).len(),
+        1,
+        "600061 counted as success, nothing added"
+    );
     // Refused for good: the agreement keeps its local state and staff see why.
     let kept = api.get(&format!("/agreements/{}", id(&cases[2].3))).await;
     assert_eq!(kept.body["status"], "accepted");

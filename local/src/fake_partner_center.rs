@@ -525,7 +525,9 @@ fn faulted(fault: Fault) -> Response<Full<Bytes>> {
                 }),
             );
             if let Some(value) = header_value(&retry_after_secs.to_string()) {
-                response.headers_mut().insert(http::header::RETRY_AFTER, value);
+                response
+                    .headers_mut()
+                    .insert(http::header::RETRY_AFTER, value);
             }
             response
         }
@@ -682,7 +684,11 @@ fn token(state: &Shared, tenant: &str, version: u8, body: &[u8]) -> Response<Ful
     if !audience_ok {
         return oauth_error(
             StatusCode::BAD_REQUEST,
-            if version == 1 { "invalid_resource" } else { "invalid_scope" },
+            if version == 1 {
+                "invalid_resource"
+            } else {
+                "invalid_scope"
+            },
             "AADSTS500011: The resource principal was not found in the tenant.",
         );
     }
@@ -728,9 +734,7 @@ fn authorized(state: &Shared, request: &RecordedRequest) -> bool {
 }
 
 fn query_pairs(query: Option<&str>) -> HashMap<String, String> {
-    query
-        .map(|q| form_fields(q.as_bytes()))
-        .unwrap_or_default()
+    query.map(|q| form_fields(q.as_bytes())).unwrap_or_default()
 }
 
 fn customer_not_found() -> Response<Full<Bytes>> {
@@ -899,11 +903,8 @@ fn create_agreement(state: &Shared, id: &str, body: &[u8]) -> Response<Full<Byte
     let Some(date_agreed) = text(input.get("dateAgreed")) else {
         return invalid("dateAgreed is required");
     };
-    if time::OffsetDateTime::parse(
-        &date_agreed,
-        &time::format_description::well_known::Rfc3339,
-    )
-    .is_err()
+    if time::OffsetDateTime::parse(&date_agreed, &time::format_description::well_known::Rfc3339)
+        .is_err()
     {
         return invalid("dateAgreed is not a UTC date time");
     }

@@ -1,6 +1,7 @@
 //! What the behaviour tests share: the local endpoint, fresh tables, tokens, the local API.
 
 pub mod api;
+pub mod browser;
 pub mod bulk;
 pub mod fake_partner_center;
 pub mod fixtures;

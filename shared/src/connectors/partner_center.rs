@@ -387,6 +387,9 @@ struct TokenState {
     current: Option<CachedToken>,
     /// A refresh token handed back by the token endpoint (rotation), newer than the configured one.
     rotated_refresh_token: Option<Secret>,
+    /// The last failed fetch: callers that waited for it get its error instead of trying again one
+    /// after the other.
+    last_failure: Option<(Instant, ConnectorError)>,
 }
 
 struct CachedToken {
@@ -502,6 +505,7 @@ impl PartnerCenterClient {
 
     /// A valid access token: the cached one, or a new one (one fetch at a time).
     async fn access_token(&self) -> Result<Secret, ConnectorError> {
+        let waiting_since = Instant::now();
         {
             let state = self.inner.tokens.read().await;
             if let Some(cached) = state.current.as_ref().filter(|t| t.fresh()) {
@@ -512,12 +516,31 @@ impl PartnerCenterClient {
         if let Some(cached) = state.current.as_ref().filter(|t| t.fresh()) {
             return Ok(cached.token.clone());
         }
-        let secret = self.app_secret().await?;
-        let refresh_token = state
-            .rotated_refresh_token
-            .clone()
-            .or_else(|| secret.refresh_token.clone());
-        let issued = self.fetch_token(secret, refresh_token.as_ref()).await?;
+        if let Some((failed_at, error)) = &state.last_failure {
+            if *failed_at >= waiting_since {
+                return Err(error.clone());
+            }
+        }
+        let fetched = match self.app_secret().await {
+            Ok(secret) => {
+                let refresh_token = state
+                    .rotated_refresh_token
+                    .clone()
+                    .or_else(|| secret.refresh_token.clone());
+                self.fetch_token(secret, refresh_token.as_ref()).await
+            }
+            Err(error) => Err(error),
+        };
+        let issued = match fetched {
+            Ok(issued) => {
+                state.last_failure = None;
+                issued
+            }
+            Err(error) => {
+                state.last_failure = Some((Instant::now(), error.clone()));
+                return Err(error);
+            }
+        };
         if let Some(rotated) = issued.refresh_token {
             state.rotated_refresh_token = Some(rotated);
         }
@@ -1903,6 +1926,29 @@ mod tests {
         assert_eq!(short.renew_at, now + Duration::from_secs(3));
         assert!(parse_token(br#"{"expires_in":4}"#, now).is_err());
         assert!(parse_token(b"<html>", now).is_err());
+    }
+
+    #[test]
+    fn futures_are_send() {
+        // The trait does not ask for Send futures; a Lambda handler spawning them needs it.
+        fn assert_send<T: Send>(_: &T) {}
+        let client = client();
+        let attestation = Attestation {
+            customer_id: "c".into(),
+            template_id: "t".into(),
+            agreement_type: "MicrosoftCustomerAgreement".into(),
+            date_agreed: "2024-01-01".into(),
+            primary_contact: AgreementContact {
+                first_name: "a".into(),
+                last_name: "b".into(),
+                email: "c".into(),
+                phone_number: None,
+            },
+        };
+        assert_send(&client.customers(None));
+        assert_send(&client.customer_agreements("c"));
+        assert_send(&client.direct_signed("c"));
+        assert_send(&client.attest(&attestation));
     }
 
     #[test]

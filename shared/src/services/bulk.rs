@@ -21,7 +21,7 @@ use crate::services::agreements::{insert_agreement, AgreementRequest, Creation};
 use crate::services::sync;
 use crate::services::templates::require_template;
 use crate::services::{known_id, not_found};
-use crate::store::{keys, ChunkCounts, ChunkEnd, Store};
+use crate::store::{keys, ChunkCounts, ChunkEnd, CountedChunk, Store};
 
 /// Queues a job; answers at once. The template must be active.
 pub async fn start_create_agreements(
@@ -196,11 +196,13 @@ pub async fn run_chunk<C: ProviderConnector>(
         .count_chunk(
             &job_id,
             &cursor,
-            chunk.counts,
-            &chunk.end,
-            Instant::now(),
-            Some(processed),
-            &chunk.unmatched,
+            &CountedChunk {
+                counts: chunk.counts,
+                end: &chunk.end,
+                now: Instant::now(),
+                final_total: Some(processed),
+                unmatched: &chunk.unmatched,
+            },
         )
         .await?;
     if !counted {

@@ -15,7 +15,7 @@ use crate::queue::BulkQueue;
 use crate::services::accounts::find_contact;
 use crate::services::agreements::{agreement_query, transition, Transition};
 use crate::services::sync::queue_attestation;
-use crate::services::{not_found, PageRequest};
+use crate::services::PageRequest;
 use crate::store::{keys, Page, Store};
 
 /// An agreement as its customer sees it, with what the portal shows of its template.
@@ -105,7 +105,10 @@ async fn own(store: &Store, account_id: &Id, id: &str) -> ServiceResult<Agreemen
     };
     match found {
         Some(a) if &a.account_id == account_id && a.status != AgreementStatus::Inactive => Ok(a),
-        _ => Err(not_found("agreement", id)),
+        // The same answer for another account's id as for one that never existed.
+        _ => Err(ServiceError::NotFound(
+            "your account has no such agreement".into(),
+        )),
     }
 }
 

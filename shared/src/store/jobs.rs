@@ -24,6 +24,17 @@ impl ChunkCounts {
     }
 }
 
+/// What a chunk adds to its job when it is counted.
+#[derive(Debug, Clone, Copy)]
+pub struct CountedChunk<'a> {
+    pub counts: ChunkCounts,
+    pub end: &'a ChunkEnd,
+    pub now: Instant,
+    /// The job's total when this chunk completes it.
+    pub final_total: Option<u64>,
+    pub unmatched: &'a [crate::model::UnmatchedCustomer],
+}
+
 /// How the job stands after a chunk is counted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChunkEnd {
@@ -104,12 +115,15 @@ impl Store {
         &self,
         id: &Id,
         cursor: &str,
-        counts: ChunkCounts,
-        end: &ChunkEnd,
-        now: Instant,
-        final_total: Option<u64>,
-        unmatched: &[crate::model::UnmatchedCustomer],
+        chunk: &CountedChunk<'_>,
     ) -> Result<bool, StoreError> {
+        let CountedChunk {
+            counts,
+            end,
+            now,
+            final_total,
+            unmatched,
+        } = *chunk;
         let mut update = String::from(
             "SET next_cursor = :next, updated_at = :now, unmatched = list_append(if_not_exists(unmatched, :none), :unmatched) ADD created :c, skipped :s, failed :f, accepted :a, #version :one",
         );

@@ -17,7 +17,7 @@ use serde::de::DeserializeOwned;
 use crate::error::ServiceError;
 use crate::model::Id;
 pub use cursor::CursorSigner;
-pub use jobs::{ChunkCounts, ChunkEnd};
+pub use jobs::{ChunkCounts, ChunkEnd, CountedChunk};
 pub use keys::Keys;
 pub use records::Record;
 

@@ -1,0 +1,523 @@
+//! The self-service portal (`GET /portal`) in headless Chromium against a local stack of its own:
+//! a customer opens the link with its token, reads the instructions and the agreement (inline
+//! in an iframe, or as a link to a new tab), confirms one, and the API holds the evidence.
+//!
+//! Needs `chromium` and `chromium-driver` (Debian packages; scripts/test.sh installs them).
+//! Without them these tests fail with the command that installs them: they never skip.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use fantoccini::Locator;
+use integration_tests::api::{customer_token, expired_token, id, staff_token, Api};
+use integration_tests::browser::{require_chromium, serve_document, Browser};
+use integration_tests::workspace_root;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// The agreement the inline template links to, served on loopback (the machine has no internet).
+const AGREEMENT_DOCUMENT: &str = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+<title>Microsoft Customer Agreement</title><style>body{font:14px/1.6 Georgia,serif;margin:24px 32px;\
+color:#222}h1{font-size:20px;margin:0 0 8px}h2{font-size:15px;margin:18px 0 4px}p{margin:0 0 8px}</style>\
+</head><body><h1>Microsoft Customer Agreement</h1><p><em>Document version 2024-01</em></p>\
+<p>This Microsoft Customer Agreement (the \u{201c}Agreement\u{201d}) is entered into between Customer \
+and Microsoft and consists of these General Terms, the applicable Use Rights and any Order.</p>\
+<h2>1. Licenses and rights</h2><p>Products are licensed, not sold. Upon acceptance of each Order \
+and subject to Customer\u{2019}s compliance with this Agreement, Microsoft grants Customer a \
+nonexclusive and limited license to use the Products ordered as provided in the Use Rights.</p>\
+<h2>2. Privacy and security</h2><p>Microsoft will process Customer Data as described in the Data \
+Protection Addendum.</p><h2>3. Term and termination</h2><p>This Agreement remains in effect until \
+terminated by a party in accordance with its terms.</p></body></html>";
+
+const INLINE_INSTRUCTIONS: &str =
+    "Read the Microsoft Customer Agreement below, then confirm it for your organisation.";
+const LINK_INSTRUCTIONS: &str =
+    "Open the Data Protection Addendum in a new tab and read it before you confirm.";
+
+fn card(agreement_id: &str) -> String {
+    format!("[data-testid=\"agreement-card\"][data-agreement-id=\"{agreement_id}\"]")
+}
+
+/// How many cards a list of the page shows.
+async fn cards_in(browser: &Browser, list: &str) -> usize {
+    browser
+        .client
+        .find_all(Locator::Css(&format!(
+            "[data-testid=\"{list}\"] [data-testid=\"agreement-card\"]"
+        )))
+        .await
+        .map(|v| v.len())
+        .unwrap_or(0)
+}
+
+async fn attr(browser: &Browser, css: &str, name: &str) -> Option<String> {
+    let e = browser.client.find(Locator::Css(css)).await.ok()?;
+    e.attr(name).await.ok().flatten()
+}
+
+async fn exists(browser: &Browser, css: &str) -> bool {
+    browser.client.find(Locator::Css(css)).await.is_ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_reads_and_confirms_agreements_in_the_portal() {
+    require_chromium();
+    let started = Instant::now();
+    let api = Api::start().await;
+    let b = api.basics().await;
+    let (document_url, document_server) = serve_document(AGREEMENT_DOCUMENT).await;
+
+    // The basics' template shows inline; point it at the served document.
+    let patched = api
+        .call(
+            Method::PATCH,
+            &format!("/agreement-templates/{}", id(&b.template)),
+            Some(&staff_token()),
+            Some(
+                json!({"agreement_link": document_url, "portal_instructions": INLINE_INSTRUCTIONS}),
+            ),
+        )
+        .await;
+    assert_eq!(patched.status, StatusCode::OK, "{:?}", patched.body);
+    assert_eq!(patched.body["display_inline"], true);
+    let linked_template = api
+        .create(
+            "/agreement-templates",
+            json!({"name": "Data Protection Addendum", "template_id": "dpa-2024",
+                   "provider_id": id(&b.provider), "document_version": "2024-03",
+                   "effective_date": "2024-03-01", "agreement_link": "https://example.com/dpa.pdf",
+                   "display_inline": false, "portal_instructions": LINK_INSTRUCTIONS}),
+        )
+        .await;
+    let account = id(&b.account);
+    let inline = id(&api
+        .create(
+            "/agreements",
+            json!({"template_id": id(&b.template), "account_id": account}),
+        )
+        .await);
+    let linked = id(&api
+        .create(
+            "/agreements",
+            json!({"template_id": id(&linked_template), "account_id": account}),
+        )
+        .await);
+    let contact = id(&b.contact);
+    let token = customer_token(&account, &contact);
+
+    let browser = Browser::start().await;
+    browser
+        .client
+        .goto(&format!("{}/portal#token={token}", api.base))
+        .await
+        .expect("open the portal");
+    browser
+        .wait_for("the two pending agreements", WAIT, || async {
+            (cards_in(&browser, "pending-list").await == 2).then_some(())
+        })
+        .await;
+    let url = browser.client.current_url().await.expect("the page's URL");
+    assert_eq!(url.fragment(), None, "the token is taken out of the URL");
+    assert_eq!(
+        browser
+            .eval(
+                "return sessionStorage.getItem('agreements.portal.token');",
+                vec![]
+            )
+            .await,
+        json!(token),
+        "and kept for the tab"
+    );
+    assert_eq!(
+        browser
+            .text("[data-testid=\"pending-count\"]")
+            .await
+            .as_deref(),
+        Some("2")
+    );
+    assert_eq!(cards_in(&browser, "accepted-list").await, 0);
+    assert!(browser
+        .text("header")
+        .await
+        .is_some_and(|t| t.contains("Agreements")
+            && t.contains("Customer portal")
+            && t.contains("Signed in")));
+
+    // Inline: the instructions, then the document in an iframe that really loads it.
+    let c = card(&inline);
+    assert_eq!(
+        browser
+            .text(&format!("{c} [data-testid=\"template-name\"]"))
+            .await
+            .as_deref(),
+        Some("Microsoft Customer Agreement")
+    );
+    assert_eq!(
+        browser
+            .text(&format!("{c} [data-testid=\"document-version\"]"))
+            .await
+            .as_deref(),
+        Some("Document version 2024-01")
+    );
+    assert_eq!(
+        browser
+            .text(&format!("{c} [data-testid=\"status-badge\"]"))
+            .await
+            .as_deref(),
+        Some("Pending")
+    );
+    let instructions = browser
+        .text(&format!("{c} [data-testid=\"instructions\"]"))
+        .await
+        .unwrap_or_default();
+    assert!(instructions.contains(INLINE_INSTRUCTIONS), "{instructions}");
+    let frame = format!("{c} iframe[data-testid=\"agreement-frame\"]");
+    assert_eq!(
+        attr(&browser, &frame, "src").await.as_deref(),
+        Some(document_url.as_str())
+    );
+    assert!(!exists(&browser, &format!("{c} [data-testid=\"agreement-link\"]")).await);
+    let instructions_first = browser
+        .eval(
+            "const i = document.querySelector(arguments[0]), f = document.querySelector(arguments[1]);
+             return Boolean(i.compareDocumentPosition(f) & Node.DOCUMENT_POSITION_FOLLOWING);",
+            vec![
+                json!(format!("{c} [data-testid=\"instructions\"]")),
+                json!(frame.clone()),
+            ],
+        )
+        .await;
+    assert_eq!(
+        instructions_first,
+        json!(true),
+        "instructions come above the agreement"
+    );
+    let frame_element = browser
+        .client
+        .find(Locator::Css(&frame))
+        .await
+        .expect("the iframe");
+    frame_element.enter_frame().await.expect("enter the iframe");
+    let heading = browser
+        .wait_for("the agreement inside the iframe", WAIT, || async {
+            browser.text("h1").await
+        })
+        .await;
+    assert_eq!(heading, "Microsoft Customer Agreement");
+    browser
+        .client
+        .enter_parent_frame()
+        .await
+        .expect("back to the page");
+
+    // Linked: a link that opens a new tab, no iframe.
+    let l = card(&linked);
+    let link = format!("{l} a[data-testid=\"agreement-link\"]");
+    assert_eq!(
+        attr(&browser, &link, "href").await.as_deref(),
+        Some("https://example.com/dpa.pdf")
+    );
+    assert_eq!(
+        attr(&browser, &link, "target").await.as_deref(),
+        Some("_blank")
+    );
+    assert!(attr(&browser, &link, "rel")
+        .await
+        .is_some_and(|r| r.split_whitespace().any(|w| w == "noopener")));
+    assert!(!exists(&browser, &format!("{l} iframe")).await);
+    let instructions = browser
+        .text(&format!("{l} [data-testid=\"instructions\"]"))
+        .await
+        .unwrap_or_default();
+    assert!(instructions.contains(LINK_INSTRUCTIONS), "{instructions}");
+
+    // Confirm the inline one: the button waits for the checkbox.
+    let button = browser
+        .client
+        .find(Locator::Css(&format!(
+            "{c} [data-testid=\"confirm-button\"]"
+        )))
+        .await
+        .expect("a confirm button");
+    assert!(
+        !button.is_enabled().await.expect("enabled?"),
+        "not before the checkbox"
+    );
+    let checkbox = browser
+        .client
+        .find(Locator::Css(&format!(
+            "{c} [data-testid=\"confirm-checkbox\"]"
+        )))
+        .await
+        .expect("a confirmation checkbox");
+    let label = browser
+        .text(&format!("{c} .confirm label"))
+        .await
+        .unwrap_or_default();
+    assert!(label.contains("on behalf of my organisation"), "{label}");
+    checkbox.click().await.expect("tick the checkbox");
+    assert!(button.is_enabled().await.expect("enabled?"));
+    button.click().await.expect("click Confirm");
+
+    let signed_on_text = browser
+        .wait_for("the confirmed agreement under Accepted", WAIT, || async {
+            let accepted = format!("[data-testid=\"accepted-list\"] {c}");
+            let badge = browser
+                .text(&format!("{accepted} [data-testid=\"status-badge\"]"))
+                .await?;
+            let signed = browser
+                .text(&format!("{accepted} [data-testid=\"signed-on\"]"))
+                .await?;
+            (badge == "Accepted").then_some(signed)
+        })
+        .await;
+    assert!(signed_on_text.contains("Signed on"), "{signed_on_text}");
+    assert_eq!(cards_in(&browser, "pending-list").await, 1);
+    assert!(exists(&browser, &format!("[data-testid=\"pending-list\"] {l}")).await);
+    assert!(!exists(&browser, &format!("{c} [data-testid=\"confirm-button\"]")).await);
+    let notice = browser
+        .text("[data-testid=\"notice\"]")
+        .await
+        .unwrap_or_default();
+    assert!(notice.contains("confirmed"), "{notice}");
+    let signed_on_day = attr(
+        &browser,
+        &format!("{c} [data-testid=\"signed-on\"] time"),
+        "datetime",
+    )
+    .await;
+
+    let screenshot: PathBuf = workspace_root().join("tests/artifacts/portal.png");
+    browser.full_page_screenshot(&screenshot).await;
+    println!("screenshot: {}", screenshot.display());
+
+    // A reload keeps the tab signed in (sessionStorage) and shows the same state.
+    browser.client.refresh().await.expect("reload");
+    browser
+        .wait_for("the state after a reload", WAIT, || async {
+            (cards_in(&browser, "accepted-list").await == 1
+                && cards_in(&browser, "pending-list").await == 1)
+                .then_some(())
+        })
+        .await;
+    browser.close().await;
+    document_server.abort();
+
+    // The API holds what the page did, with the browser's evidence.
+    let stored = api.get(&format!("/agreements/{inline}")).await;
+    assert_eq!(stored.status, StatusCode::OK);
+    assert_eq!(stored.body["status"], "accepted");
+    assert_eq!(stored.body["signed_by"], json!(contact));
+    assert_eq!(signed_on_day.as_deref(), stored.body["signed_on"].as_str());
+    assert_eq!(
+        api.get(&format!("/agreements/{linked}")).await.body["status"],
+        "pending"
+    );
+    let history = api.get(&format!("/agreements/{inline}/history")).await;
+    let events = history.body["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    // The last change of status is the acceptance. (The provider of `basics` syncs agreements
+    // with Partner Center, so the worker may append its attestation outcome after it, as a
+    // system event that leaves the status as it is.)
+    let last = events
+        .iter()
+        .rev()
+        .find(|e| e["from_status"] != e["to_status"])
+        .cloned()
+        .unwrap_or(Value::Null);
+    assert_eq!(last["action"], "accepted", "{events:?}");
+    assert_eq!(last["to_status"], "accepted");
+    assert_eq!(last["actor"]["kind"], "customer");
+    let accepted_at = events.iter().position(|e| e["action"] == "accepted");
+    for later in accepted_at.map_or(&[][..], |i| &events[i + 1..]) {
+        assert_eq!(
+            later["to_status"], "accepted",
+            "the status stays: {later:?}"
+        );
+        assert_eq!(later["actor"]["kind"], "system", "{later:?}");
+    }
+    let user_agent = last["details"]["from"]["user_agent"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        user_agent.contains("Chrome") || user_agent.contains("Headless"),
+        "the evidence names the browser: {user_agent:?}"
+    );
+    assert_eq!(last["details"]["who"]["contact_id"], json!(contact));
+    api.stack.shutdown().await;
+    println!("portal browser flow: {:.1?}", started.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_box_friendly_errors_and_escaped_data() {
+    require_chromium();
+    let api = Api::start().await;
+    let b = api.basics().await;
+    // Markup in a name and in the instructions is text on the page, never markup.
+    let hostile = api
+        .create(
+            "/agreement-templates",
+            json!({"name": "<img src=x onerror=\"window.pwned=1\">Addendum", "template_id": "x-1",
+                   "provider_id": id(&b.provider), "document_version": "<b>v9</b>",
+                   "effective_date": "2024-01-01", "agreement_link": "https://example.com/a?x=\"><script>window.pwned=2</script>",
+                   "display_inline": false,
+                   "portal_instructions": "<script>window.pwned=3</script>Line one\nLine two"}),
+        )
+        .await;
+    let agreement = id(&api
+        .create(
+            "/agreements",
+            json!({"template_id": id(&hostile), "account_id": id(&b.account)}),
+        )
+        .await);
+
+    let browser = Browser::start().await;
+    browser
+        .client
+        .goto(&format!("{}/portal", api.base))
+        .await
+        .expect("open the portal");
+    browser
+        .wait_for("the sign-in box", WAIT, || async {
+            let e = browser
+                .client
+                .find(Locator::Css("[data-testid=\"sign-in\"]"))
+                .await
+                .ok()?;
+            e.is_displayed().await.ok()?.then_some(())
+        })
+        .await;
+
+    // An expired token: a friendly message and the sign-in box again.
+    let input = browser
+        .client
+        .find(Locator::Css("[data-testid=\"token-input\"]"))
+        .await
+        .expect("the token box");
+    input.send_keys(&expired_token()).await.expect("type");
+    browser
+        .client
+        .find(Locator::Css("[data-testid=\"sign-in-button\"]"))
+        .await
+        .expect("the sign-in button")
+        .click()
+        .await
+        .expect("sign in");
+    let error = browser
+        .wait_for("the expired-link message", WAIT, || async {
+            let e = browser
+                .client
+                .find(Locator::Css("[data-testid=\"error\"]"))
+                .await
+                .ok()?;
+            let shown = e.is_displayed().await.ok()?;
+            let text = e.text().await.ok()?;
+            (shown && !text.is_empty()).then_some(text)
+        })
+        .await;
+    assert!(error.contains("expired or is not valid"), "{error}");
+    assert_eq!(
+        browser
+            .eval(
+                "return sessionStorage.getItem('agreements.portal.token');",
+                vec![]
+            )
+            .await,
+        Value::Null,
+        "a refused token is not kept"
+    );
+
+    // The right token through the box.
+    let input = browser
+        .client
+        .find(Locator::Css("[data-testid=\"token-input\"]"))
+        .await
+        .expect("the token box");
+    input
+        .send_keys(&customer_token(&id(&b.account), &id(&b.contact)))
+        .await
+        .expect("type");
+    browser
+        .client
+        .find(Locator::Css("[data-testid=\"sign-in-button\"]"))
+        .await
+        .expect("the sign-in button")
+        .click()
+        .await
+        .expect("sign in");
+    browser
+        .wait_for("the agreement after signing in", WAIT, || async {
+            (cards_in(&browser, "pending-list").await == 1).then_some(())
+        })
+        .await;
+    let c = card(&agreement);
+    assert_eq!(
+        browser
+            .text(&format!("{c} [data-testid=\"template-name\"]"))
+            .await
+            .as_deref(),
+        Some("<img src=x onerror=\"window.pwned=1\">Addendum")
+    );
+    assert_eq!(
+        browser
+            .text(&format!("{c} [data-testid=\"document-version\"]"))
+            .await
+            .as_deref(),
+        Some("Document version <b>v9</b>")
+    );
+    let instructions = browser
+        .text(&format!("{c} [data-testid=\"instructions\"]"))
+        .await
+        .unwrap_or_default();
+    assert!(
+        instructions.contains("<script>window.pwned=3</script>Line one"),
+        "{instructions}"
+    );
+    let markup = browser
+        .eval(
+            "return [window.pwned === undefined, document.querySelectorAll('main img, main script, main b').length];",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        markup,
+        json!([true, 0]),
+        "no markup from data ran or was inserted"
+    );
+    assert_eq!(
+        attr(
+            &browser,
+            &format!("{c} [data-testid=\"agreement-link\"]"),
+            "href"
+        )
+        .await
+        .as_deref(),
+        Some("https://example.com/a?x=%22%3E%3Cscript%3Ewindow.pwned=2%3C/script%3E")
+    );
+
+    // Signing out forgets the token.
+    browser
+        .client
+        .find(Locator::Css("[data-testid=\"sign-out\"]"))
+        .await
+        .expect("sign out button")
+        .click()
+        .await
+        .expect("sign out");
+    assert_eq!(
+        browser
+            .eval(
+                "return sessionStorage.getItem('agreements.portal.token');",
+                vec![]
+            )
+            .await,
+        Value::Null
+    );
+    assert_eq!(cards_in(&browser, "pending-list").await, 0);
+    browser.close().await;
+    api.stack.shutdown().await;
+}
