@@ -59,6 +59,16 @@ impl Reply {
         Ok(reply)
     }
 
+    /// 202 for a queued job, pointing at where its progress shows.
+    pub fn job_accepted(job: &crate::model::BulkJob) -> ServiceResult<Reply> {
+        let mut reply = Reply::json(
+            StatusCode::ACCEPTED,
+            &serde_json::json!({"job_id": job.id, "status": job.status}),
+        )?;
+        reply.location = Some(format!("/bulk-jobs/{}", job.id));
+        Ok(reply)
+    }
+
     pub fn no_content() -> Reply {
         Reply {
             status: StatusCode::NO_CONTENT,

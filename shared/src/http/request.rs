@@ -116,7 +116,8 @@ impl Query<'_> {
     }
 }
 
-fn content_type(request: &Request) -> Option<String> {
+/// The request's media type, lower-cased, without parameters.
+pub fn content_type(request: &Request) -> Option<String> {
     request
         .headers()
         .get(CONTENT_TYPE)

@@ -84,10 +84,10 @@ impl Store {
         for (k, v) in values {
             request = request.expression_attribute_values(k, v);
         }
-        match request.send().await {
-            Ok(_) => Ok(true),
-            Err(e) if super::is_condition_failure(&e) => Ok(false),
-            Err(e) => Err(sdk_error(e)),
+        match super::conditional(request.send().await) {
+            Ok(()) => Ok(true),
+            Err(StoreError::ConditionFailed) => Ok(false),
+            Err(e) => Err(e),
         }
     }
 

@@ -181,11 +181,7 @@ impl Store {
             .condition_expression("attribute_not_exists(PK)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if is_condition_failure(&e) => Err(StoreError::ConditionFailed),
-            Err(e) => Err(sdk_error(e)),
-        }
+        conditional(result)
     }
 
     /// Replaces a record if its stored version is still `expected_version`.
@@ -207,11 +203,7 @@ impl Store {
             )
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if is_condition_failure(&e) => Err(StoreError::ConditionFailed),
-            Err(e) => Err(sdk_error(e)),
-        }
+        conditional(result)
     }
 
     /// Puts a new record unless its key is taken; when it is, answers the item that holds it
@@ -337,11 +329,7 @@ impl Store {
             .set_expression_attribute_values(Some(values))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if is_condition_failure(&e) => Err(StoreError::ConditionFailed),
-            Err(e) => Err(sdk_error(e)),
-        }
+        conditional(result)
     }
 
     /// Appends `entry` to a list attribute of an existing item, changing nothing else.
@@ -369,11 +357,7 @@ impl Store {
             .expression_attribute_values(":empty", AttributeValue::L(vec![]))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if is_condition_failure(&e) => Err(StoreError::ConditionFailed),
-            Err(e) => Err(sdk_error(e)),
-        }
+        conditional(result)
     }
 
     /// A list attribute of one item (None when the item does not exist).
@@ -578,6 +562,18 @@ impl Store {
         id: &Id,
     ) -> Result<Option<T>, StoreError> {
         self.get(&partition(id), keys::META).await
+    }
+}
+
+/// The outcome of a conditional write: done, `ConditionFailed`, or the request's own failure.
+pub(crate) fn conditional<T, E>(result: Result<T, SdkError<E>>) -> Result<(), StoreError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if is_condition_failure(&e) => Err(StoreError::ConditionFailed),
+        Err(e) => Err(sdk_error(e)),
     }
 }
 

@@ -2,12 +2,13 @@
 
 use std::sync::Arc;
 
-use http::header::CONTENT_TYPE;
 use http::StatusCode;
 use lambda_http::Request;
 
 use crate::error::{ServiceError, ServiceResult};
-use crate::http::request::{body_bytes, is_json, json, optional_json, path, query, staff};
+use crate::http::request::{
+    body_bytes, content_type, is_json, json, optional_json, path, query, staff,
+};
 use crate::http::Reply;
 use crate::model::NewProviderAccount;
 use crate::services::provider_accounts::{self, ImportRow, ProviderAccountFilter};
@@ -52,18 +53,7 @@ pub async fn import_provider_accounts(
 ) -> ServiceResult<Reply> {
     let caller = staff(&request)?;
     let body = body_bytes(&request, MAX_IMPORT_BODY)?;
-    let media = request
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        })
-        .unwrap_or_default();
+    let media = content_type(&request).unwrap_or_default();
     let rows: Vec<ImportRow> = if is_json(&media) {
         let values: Vec<serde_json::Value> = crate::http::request::parse_json(body)?;
         values
@@ -87,12 +77,7 @@ pub async fn create_agreements(ctx: Arc<AppContext>, request: Request) -> Servic
     let _: Option<serde_json::Map<String, serde_json::Value>> = optional_json(&request)?;
     let queue = ctx.bulk_queue()?;
     let job = bulk::start_create_agreements(&ctx.store, queue, &caller, &id).await?;
-    let mut reply = Reply::json(
-        StatusCode::ACCEPTED,
-        &serde_json::json!({"job_id": job.id, "status": job.status}),
-    )?;
-    reply.location = Some(format!("/bulk-jobs/{}", job.id));
-    Ok(reply)
+    Reply::job_accepted(&job)
 }
 
 pub async fn get_bulk_job(ctx: Arc<AppContext>, request: Request) -> ServiceResult<Reply> {

@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use http::StatusCode;
 use lambda_http::Request;
 
 use crate::error::ServiceResult;
@@ -32,10 +31,5 @@ pub async fn sync_provider(ctx: Arc<AppContext>, request: Request) -> ServiceRes
     let id = path(&request, "id")?;
     let _: Option<serde_json::Map<String, serde_json::Value>> = optional_json(&request)?;
     let job = sync::request_provider_sync(&ctx.store, ctx.bulk_queue()?, &caller, &id).await?;
-    let mut reply = Reply::json(
-        StatusCode::ACCEPTED,
-        &serde_json::json!({"job_id": job.id, "status": job.status}),
-    )?;
-    reply.location = Some(format!("/bulk-jobs/{}", job.id));
-    Ok(reply)
+    Reply::job_accepted(&job)
 }
