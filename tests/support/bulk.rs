@@ -88,6 +88,11 @@ pub async fn customers(n: usize) -> Customers {
     }))
     .await;
     accounts.extend(written);
+    // As the product's writes of provider accounts do: the provider keeps their count.
+    ctx.store
+        .add_provider_accounts(&provider.id, n as u64)
+        .await
+        .expect("count provider accounts");
     Customers {
         ctx,
         queue_url,

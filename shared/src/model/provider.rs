@@ -21,6 +21,10 @@ pub struct Provider {
     pub platform: String,
     /// Whether acceptance is pushed to and pulled from the provider.
     pub syncs_agreements: bool,
+    /// Provider accounts linked to it, kept by the writes that link them; a bulk job's
+    /// starting total (its final total is what it went through).
+    #[serde(default)]
+    pub provider_account_count: u64,
     pub created_at: Instant,
     pub updated_at: Instant,
     pub version: u64,
@@ -49,6 +53,7 @@ impl Provider {
             kind: input.kind,
             platform,
             syncs_agreements: input.syncs_agreements,
+            provider_account_count: 0,
             created_at: now,
             updated_at: now,
             version: 1,

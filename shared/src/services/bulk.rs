@@ -82,7 +82,7 @@ pub struct BulkSettings {
 impl Default for BulkSettings {
     fn default() -> Self {
         BulkSettings {
-            chunk_size: 100,
+            chunk_size: 1000,
             concurrency: 16,
         }
     }
@@ -251,12 +251,11 @@ async fn create_agreements_chunk(
         .await?
         .ok_or_else(|| ChunkError::Poison(format!("template {template_id} does not exist")))?;
     if job.status == JobStatus::Queued {
-        let total = store
-            .count(
-                &keys::provider(&job.provider_id),
-                keys::PROVIDER_ACCOUNT_PREFIX,
-            )
-            .await?;
+        // The provider's running count, not a count of the partition: counting 100,000 items
+        // would cost the first invocation its time. The final total is what the job went through.
+        let provider: Option<crate::model::Provider> =
+            store.get_entity(keys::provider, &job.provider_id).await?;
+        let total = provider.map(|p| p.provider_account_count).unwrap_or(0);
         store.start_job(&job.id, total, Instant::now()).await?;
     }
     if template.state != TemplateState::Active {

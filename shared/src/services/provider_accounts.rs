@@ -31,6 +31,7 @@ pub async fn create_provider_account(
     let pa = ProviderAccount::create(provider, account, &input, Instant::now())?;
     match store.create(&pa).await {
         Ok(()) => {
+            store.add_provider_accounts(&pa.provider_id, 1).await?;
             tracing::info!(provider_account_id = %pa.id, "provider account created");
             Ok(pa)
         }
@@ -82,7 +83,7 @@ pub async fn import_provider_accounts(
         )));
     }
     let resolver = Resolver::new(store);
-    let results: Vec<(usize, Result<bool, ServiceError>)> =
+    let results: Vec<(usize, Result<Option<Id>, ServiceError>)> =
         stream::iter(rows.into_iter().enumerate())
             .map(|(i, row)| {
                 let resolver = &resolver;
@@ -98,10 +99,14 @@ pub async fn import_provider_accounts(
             .collect()
             .await;
     let mut report = ImportReport::default();
+    let mut per_provider: HashMap<Id, u64> = HashMap::new();
     for (row, result) in results {
         match result {
-            Ok(true) => report.created += 1,
-            Ok(false) => report.skipped += 1,
+            Ok(Some(provider)) => {
+                report.created += 1;
+                *per_provider.entry(provider).or_default() += 1;
+            }
+            Ok(None) => report.skipped += 1,
             Err(ServiceError::Internal(e)) => return Err(ServiceError::Internal(e)),
             Err(e) => report.failed.push(RowFailure {
                 row,
@@ -111,6 +116,9 @@ pub async fn import_provider_accounts(
         }
     }
     report.failed.sort_by_key(|f| f.row);
+    for (provider, n) in per_provider {
+        store.add_provider_accounts(&provider, n).await?;
+    }
     tracing::info!(
         created = report.created,
         skipped = report.skipped,
@@ -120,19 +128,19 @@ pub async fn import_provider_accounts(
     Ok(report)
 }
 
-/// true: created; false: already there (skipped).
+/// Some(provider): created; None: already there (skipped).
 async fn import_row(
     store: &Store,
     resolver: &Resolver<'_>,
     input: &NewProviderAccount,
-) -> ServiceResult<bool> {
+) -> ServiceResult<Option<Id>> {
     let provider = resolver.provider(&input.provider_id).await?;
     specific_id(&input.provider_specific_id)?;
     let account = resolver.account(input).await?;
     let pa = ProviderAccount::create(provider, account, input, Instant::now())?;
     match store.create(&pa).await {
-        Ok(()) => Ok(true),
-        Err(StoreError::ConditionFailed) => Ok(false),
+        Ok(()) => Ok(Some(pa.provider_id)),
+        Err(StoreError::ConditionFailed) => Ok(None),
         Err(e) => Err(e.into()),
     }
 }

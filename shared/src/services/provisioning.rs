@@ -213,8 +213,13 @@ pub async fn provision<C: ProviderConnector>(
     if existing_pa.is_none() {
         items.push(to_item(&new_pa)?);
     }
+    let new_link = existing_pa.is_none();
     match store.create_together(items).await {
-        Ok(()) => {}
+        Ok(()) => {
+            if new_link {
+                store.add_provider_accounts(&provider.id, 1).await?;
+            }
+        }
         Err(StoreError::Cancelled(_)) => {
             return Err(ServiceError::conflict(
                 "the account was provisioned concurrently; read it and retry",

@@ -267,7 +267,10 @@ async fn link(
     let pa = ProviderAccount::create(provider.id.clone(), account, &input, Instant::now())
         .map_err(|e| ChunkError::Retry(e.to_string()))?;
     match store.create(&pa).await {
-        Ok(()) => Ok(Ok(pa)),
+        Ok(()) => {
+            store.add_provider_accounts(&provider.id, 1).await?;
+            Ok(Ok(pa))
+        }
         // Linked concurrently by another delivery: use what is there.
         Err(StoreError::ConditionFailed) => Ok(store
             .get::<ProviderAccount>(&pk, &sk)

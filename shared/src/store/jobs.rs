@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, Select};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use crate::model::{Id, Instant, JobStatus};
 use crate::store::{keys, sdk_error, Store, StoreError};
@@ -210,30 +210,22 @@ impl Store {
         .await
     }
 
-    /// Counts the items of a partition under a sort-key prefix without holding them.
-    pub async fn count(&self, pk: &str, sort_prefix: &str) -> Result<u64, StoreError> {
-        let mut total = 0u64;
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-                .expression_attribute_values(":pk", s(pk))
-                .expression_attribute_values(":prefix", s(sort_prefix))
-                .select(Select::Count)
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(sdk_error)?;
-            total += u64::try_from(out.count).unwrap_or(0);
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                return Ok(total);
-            }
-        }
+    /// Adds `n` to a provider's count of provider accounts.
+    pub async fn add_provider_accounts(&self, provider: &Id, n: u64) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(HashMap::from([
+                ("PK".to_string(), s(keys::provider(provider))),
+                ("SK".to_string(), s(keys::META)),
+            ])))
+            .update_expression("ADD provider_account_count :n")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_values(":n", AttributeValue::N(n.to_string()))
+            .send()
+            .await;
+        super::conditional(result)
     }
 
     /// One chunk of a partition in key order after `start`, and where the next chunk begins.

@@ -1,0 +1,132 @@
+//! The ceiling: conditional PutItem of agreement items from a bare loop, with exactly
+//! `concurrency` requests in flight, and single-request probes of the endpoint's service times.
+
+use std::time::{Duration, Instant as Clock};
+
+use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::types::AttributeValue;
+use futures::stream::{self, StreamExt};
+use shared::model::{
+    Actor, Agreement, AgreementSource, AgreementTemplate, HistoryAction, HistoryEvent, Id, Instant,
+};
+use shared::services::agreements::HISTORY;
+use shared::store::{keys, Store};
+
+use crate::error::{Context, Failure, Result};
+
+/// A fresh agreement item of `template`, as the bulk worker writes it: a pending agreement with
+/// its job and provider account, and its first history event in the same item.
+fn agreement_item(
+    template: &AgreementTemplate,
+    job: &Id,
+) -> Result<(Agreement, Vec<(&'static str, AttributeValue)>)> {
+    let mut agreement = Agreement::pending(
+        Id::generate(),
+        template,
+        Id::generate(),
+        None,
+        None,
+        AgreementSource::Bulk,
+        Instant::now(),
+    )
+    .context("agreement")?;
+    agreement.bulk_job_id = Some(job.clone());
+    agreement.provider_account_id = Some(Id::generate());
+    let event = HistoryEvent::of_change(
+        None,
+        &agreement,
+        HistoryAction::Created,
+        Actor::system(&format!("bulk job {job}")),
+        AgreementSource::Bulk,
+    );
+    let history = serde_dynamo::to_attribute_value(vec![event]).context("history event")?;
+    Ok((agreement, vec![(HISTORY, history)]))
+}
+
+/// One conditional PutItem of a new agreement item: the very request the worker sends
+/// (`attribute_not_exists(PK)`, ALL_OLD on a failed condition).
+async fn put_one(store: &Store, template: &AgreementTemplate, job: &Id) -> Result<()> {
+    let (agreement, extra) = agreement_item(template, job)?;
+    let existing: Option<Agreement> = store
+        .create_or_existing(&agreement, extra)
+        .await
+        .context("ceiling PutItem")?;
+    match existing {
+        None => Ok(()),
+        Some(_) => Err(Failure::new(
+            "ceiling PutItem: a fresh key was taken (the table is not fresh)",
+        )),
+    }
+}
+
+/// `n` conditional puts with exactly `concurrency` in flight; answers the time they took.
+pub async fn ceiling(
+    store: &Store,
+    template: &AgreementTemplate,
+    n: usize,
+    concurrency: usize,
+) -> Result<Duration> {
+    let job = Id::generate();
+    let started = Clock::now();
+    let mut done = stream::iter(0..n)
+        .map(|_| put_one(store, template, &job))
+        .buffer_unordered(concurrency.max(1));
+    while let Some(result) = done.next().await {
+        result?;
+    }
+    Ok(started.elapsed())
+}
+
+/// Median service times of single requests (nothing else in flight).
+pub struct Probe {
+    pub put: Duration,
+    pub chunk_query: Duration,
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort_unstable();
+    samples.get(samples.len() / 2).copied().unwrap_or_default()
+}
+
+/// Times `rounds` single PutItems of agreement items into `put_store`, and `rounds` single
+/// Queries of one chunk of the provider's accounts in `chunk_store`, as the worker reads them.
+pub async fn probe(
+    put_store: &Store,
+    chunk_store: &Store,
+    template: &AgreementTemplate,
+    chunk_size: usize,
+    rounds: usize,
+) -> Result<Probe> {
+    let job = Id::generate();
+    let mut puts = Vec::with_capacity(rounds);
+    let mut queries = Vec::with_capacity(rounds);
+    let partition = keys::provider(&template.provider_id);
+    let limit = i32::try_from(chunk_size).unwrap_or(i32::MAX);
+    for _ in 0..rounds {
+        let started = Clock::now();
+        put_one(put_store, template, &job).await?;
+        puts.push(started.elapsed());
+
+        let started = Clock::now();
+        chunk_store
+            .client()
+            .query()
+            .table_name(chunk_store.table())
+            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+            .expression_attribute_values(":pk", AttributeValue::S(partition.clone()))
+            .expression_attribute_values(
+                ":prefix",
+                AttributeValue::S(keys::PROVIDER_ACCOUNT_PREFIX.to_string()),
+            )
+            .consistent_read(true)
+            .limit(limit)
+            .send()
+            .await
+            .map_err(|e| Failure::new(format!("probe Query: {}", DisplayErrorContext(e))))?;
+        queries.push(started.elapsed());
+    }
+    Ok(Probe {
+        put: median(puts),
+        chunk_query: median(queries),
+    })
+}
