@@ -474,36 +474,15 @@ impl Store {
         Ok(Page { items, next_cursor })
     }
 
-    /// Every item of a partition with a sort-key prefix, oldest first, for small collections.
+    /// Every item of a partition with a sort-key prefix, oldest first, for small collections
+    /// (strongly consistent).
     pub async fn query_all<T: DeserializeOwned>(
         &self,
         pk: &str,
         sort_prefix: &str,
         max_items: usize,
     ) -> Result<Vec<T>, StoreError> {
-        let mut start = None;
-        let mut items = Vec::new();
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-                .expression_attribute_values(":pk", AttributeValue::S(pk.to_string()))
-                .expression_attribute_values(":prefix", AttributeValue::S(sort_prefix.to_string()))
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(sdk_error)?;
-            for item in out.items.unwrap_or_default() {
-                items.push(from_item(item)?);
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() || items.len() >= max_items {
-                return Ok(items);
-            }
-        }
+        self.collection(None, pk, sort_prefix, max_items).await
     }
 
     /// Deletes one item; true when there was one.
@@ -528,6 +507,22 @@ impl Store {
         sort_prefix: &str,
         max_items: usize,
     ) -> Result<Vec<T>, StoreError> {
+        self.collection(Some(index), pk, sort_prefix, max_items)
+            .await
+    }
+
+    /// Up to about `max_items` of a partition of the table (read consistently) or of an index.
+    async fn collection<T: DeserializeOwned>(
+        &self,
+        index: Option<&str>,
+        pk: &str,
+        sort_prefix: &str,
+        max_items: usize,
+    ) -> Result<Vec<T>, StoreError> {
+        let (pk_attr, sk_attr) = match index {
+            Some(index) => (format!("{index}PK"), format!("{index}SK")),
+            None => ("PK".to_string(), "SK".to_string()),
+        };
         let mut start = None;
         let mut items = Vec::new();
         loop {
@@ -535,12 +530,13 @@ impl Store {
                 .client
                 .query()
                 .table_name(&self.table)
-                .index_name(index)
+                .set_index_name(index.map(str::to_string))
                 .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-                .expression_attribute_names("#pk", format!("{index}PK"))
-                .expression_attribute_names("#sk", format!("{index}SK"))
+                .expression_attribute_names("#pk", pk_attr.clone())
+                .expression_attribute_names("#sk", sk_attr.clone())
                 .expression_attribute_values(":pk", AttributeValue::S(pk.to_string()))
                 .expression_attribute_values(":prefix", AttributeValue::S(sort_prefix.to_string()))
+                .consistent_read(index.is_none())
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
