@@ -215,6 +215,8 @@ async fn provider_sync_links_customers_creates_pending_agreements_and_pulls_acce
     )
     .await;
     pc.add_customer(&tenant(), "Twins", &format!("twin-{s}.example"));
+    // Customer 1 signed the MCA itself in the Microsoft admin center.
+    pc.set_direct_signed(&tenants[1], true);
     // Customer 0 accepted in Partner Center, signed by someone the account does not know yet.
     pc.add_agreement(
         &tenants[0],
@@ -250,7 +252,7 @@ async fn provider_sync_links_customers_creates_pending_agreements_and_pulls_acce
             job["failed"].clone(),
             job["accepted"].clone()
         ),
-        (json!(5), json!(0), json!(2), json!(1)),
+        (json!(5), json!(0), json!(2), json!(2)),
         "{job:?}"
     );
     let reasons: Vec<String> = job["unmatched"]
@@ -279,8 +281,14 @@ async fn provider_sync_links_customers_creates_pending_agreements_and_pulls_acce
         .all(&format!("/agreements?template_id={}", id(&template)))
         .await;
     assert_eq!(made.len(), 5);
-    let accepted: Vec<&Value> = made.iter().filter(|a| a["status"] == "accepted").collect();
-    assert_eq!(accepted.len(), 1);
+    let mut accepted: Vec<&Value> = made.iter().filter(|a| a["status"] == "accepted").collect();
+    assert_eq!(
+        accepted.len(),
+        2,
+        "one attested by the partner, one signed directly"
+    );
+    // The partner's attestation (dated 2026-10-01) first.
+    accepted.sort_by_key(|a| a["signed_on"] != json!("2026-10-01"));
     assert_eq!(accepted[0]["signed_on"], "2026-10-01");
     assert!(made.iter().all(|a| a["source"] == "provider_sync"));
     let signer = accepted[0]["signed_by"]

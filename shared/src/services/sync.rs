@@ -206,18 +206,59 @@ async fn sync_customer<C: ProviderConnector>(
             .customer_agreements(&customer.id)
             .await
             .map_err(transient)?;
+        let mut direct_signed = None;
         for t in templates {
-            if let Some(pc) = held
+            let found = held
                 .iter()
                 .find(|a| a.template_id.eq_ignore_ascii_case(&t.template_id))
-            {
-                if accept_from_provider(store, t, &pa, pc).await? {
+                .cloned();
+            let pulled = match found {
+                Some(pc) => Some(pc),
+                // Signed by the customer in the Microsoft admin center: no partner attestation
+                // to read, so the account's primary contact is recorded as the signer.
+                None if t.template_id.eq_ignore_ascii_case(MCA_TEMPLATE_ID) => {
+                    if direct_signed.is_none() {
+                        direct_signed = Some(
+                            connector
+                                .direct_signed(&customer.id)
+                                .await
+                                .map_err(transient)?,
+                        );
+                    }
+                    match direct_signed {
+                        Some(true) => direct_signature(store, &pa).await?,
+                        _ => None,
+                    }
+                }
+                None => None,
+            };
+            if let Some(pc) = pulled {
+                if accept_from_provider(store, t, &pa, &pc).await? {
                     outcome.accepted += 1;
                 }
             }
         }
     }
     Ok(outcome)
+}
+
+/// The Microsoft Customer Agreement's templateId in Partner Center (domain research §2.1).
+pub const MCA_TEMPLATE_ID: &str = "117a77b0-9360-443b-8795-c6dedc750cf9";
+
+/// A direct signature as an acceptance record: today, by the account's primary contact.
+async fn direct_signature(
+    store: &Store,
+    pa: &ProviderAccount,
+) -> Result<Option<ProviderAgreement>, ChunkError> {
+    let contacts: Vec<Contact> = store
+        .query_all(&keys::account(&pa.account_id), keys::CONTACT_PREFIX, 1)
+        .await?;
+    Ok(contacts.first().map(|c| ProviderAgreement {
+        template_id: MCA_TEMPLATE_ID.into(),
+        agreement_type: "MicrosoftCustomerAgreement (signed directly)".into(),
+        date_agreed: format!("{}T00:00:00Z", Day::today()),
+        primary_contact: Some(contact_of(c)),
+    }))
 }
 
 /// The customer's provider account: found by its id, or made for the one account whose e-mail
