@@ -29,30 +29,6 @@ async fn import_json(api: &Api, rows: &Value) -> Value {
     a.body
 }
 
-/// Polls the job until it finishes; checks that counts only grow while it runs.
-async fn wait_for(api: &Api, job_id: &str) -> Value {
-    let mut last = (0, 0, 0);
-    for _ in 0..900 {
-        let j = api.get(&format!("/bulk-jobs/{job_id}")).await;
-        assert_eq!(j.status, StatusCode::OK, "{:?}", j.body);
-        let counts = (
-            j.body["created"].as_u64().unwrap_or(0),
-            j.body["skipped"].as_u64().unwrap_or(0),
-            j.body["failed"].as_u64().unwrap_or(0),
-        );
-        assert!(
-            counts.0 >= last.0 && counts.1 >= last.1 && counts.2 >= last.2,
-            "counts never go back"
-        );
-        last = counts;
-        if j.body["status"] == "completed" || j.body["status"] == "failed" {
-            return j.body;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("job {job_id} did not finish");
-}
-
 async fn start_job(api: &Api, template_id: &str) -> String {
     let a = api
         .call(
@@ -126,7 +102,7 @@ async fn a_thousand_customers_get_one_pending_agreement_each() {
 
     let template = id(&b.template);
     let job_id = start_job(&api, &template).await;
-    let done = wait_for(&api, &job_id).await;
+    let done = api.wait_for_job(&job_id).await;
     assert_eq!(done["status"], "completed", "{done:?}");
     for (field, expected) in [
         ("total", 1000),
@@ -154,7 +130,7 @@ async fn a_thousand_customers_get_one_pending_agreement_each() {
     assert!(per_account.values().all(|n| *n == 1), "no duplicates");
 
     // Pressing the button again makes nothing new.
-    let second = wait_for(&api, &start_job(&api, &template).await).await;
+    let second = api.wait_for_job(&start_job(&api, &template).await).await;
     assert_eq!(
         (
             second["status"].clone(),

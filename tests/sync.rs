@@ -70,17 +70,6 @@ fn tenant() -> String {
     )
 }
 
-async fn wait_for_job(api: &Api, job_id: &str) -> Value {
-    for _ in 0..300 {
-        let j = api.get(&format!("/bulk-jobs/{job_id}")).await;
-        if j.body["status"] == "completed" || j.body["status"] == "failed" {
-            return j.body;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("job {job_id} did not finish");
-}
-
 async fn history(api: &Api, agreement_id: &str) -> Vec<Value> {
     api.get(&format!("/agreements/{agreement_id}/history"))
         .await
@@ -242,7 +231,9 @@ async fn provider_sync_links_customers_creates_pending_agreements_and_pulls_acce
         )
         .await;
     assert_eq!(started.status, StatusCode::ACCEPTED, "{:?}", started.body);
-    let job = wait_for_job(&api, started.body["job_id"].as_str().unwrap_or_default()).await;
+    let job = api
+        .wait_for_job(started.body["job_id"].as_str().unwrap_or_default())
+        .await;
     assert_eq!(job["status"], "completed", "{job:?}");
     assert_eq!(job["kind"], "provider_sync");
     assert_eq!(
@@ -323,7 +314,9 @@ async fn provider_sync_links_customers_creates_pending_agreements_and_pulls_acce
             None,
         )
         .await;
-    let job = wait_for_job(&api, again.body["job_id"].as_str().unwrap_or_default()).await;
+    let job = api
+        .wait_for_job(again.body["job_id"].as_str().unwrap_or_default())
+        .await;
     assert_eq!(
         (
             job["created"].clone(),

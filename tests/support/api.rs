@@ -234,6 +234,30 @@ impl Api {
         }
     }
 
+    /// Polls a bulk job until it finishes; checks that its counts only grow while it runs.
+    pub async fn wait_for_job(&self, job_id: &str) -> Value {
+        let mut last = (0, 0, 0);
+        for _ in 0..900 {
+            let j = self.get(&format!("/bulk-jobs/{job_id}")).await;
+            assert_eq!(j.status, StatusCode::OK, "{:?}", j.body);
+            let counts = (
+                j.body["created"].as_u64().unwrap_or(0),
+                j.body["skipped"].as_u64().unwrap_or(0),
+                j.body["failed"].as_u64().unwrap_or(0),
+            );
+            assert!(
+                counts.0 >= last.0 && counts.1 >= last.1 && counts.2 >= last.2,
+                "counts never go back"
+            );
+            last = counts;
+            if j.body["status"] == "completed" || j.body["status"] == "failed" {
+                return j.body;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        panic!("job {job_id} did not finish");
+    }
+
     /// How many items the stack's table holds: to show a refused request wrote nothing.
     pub async fn item_count(&self) -> i32 {
         crate::dynamodb()
