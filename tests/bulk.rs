@@ -105,6 +105,7 @@ async fn duplicate_and_concurrent_deliveries_create_each_agreement_once_and_coun
     let settings = BulkSettings {
         chunk_size: 40,
         concurrency: 8,
+        ..BulkSettings::default()
     };
     let done = drive(&c, started.id.as_str(), settings, |_| async {}).await;
     assert_eq!(done.status, JobStatus::Completed);
@@ -115,6 +116,82 @@ async fn duplicate_and_concurrent_deliveries_create_each_agreement_once_and_coun
     assert!(done.started_at.is_some() && done.finished_at.is_some());
     let by_account = agreements_by_account(&c).await;
     assert_eq!(by_account.len(), 250, "one agreement per account");
+    assert!(by_account.values().all(|n| *n == 1), "no duplicates");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_message_goes_on_through_the_following_chunks_within_its_time_budget() {
+    let c = customers(130).await;
+    let queue = c.ctx.bulk_queue().expect("queue");
+    let started = start_create_agreements(&c.ctx.store, queue, &staff(), c.template.id.as_str())
+        .await
+        .expect("job queued");
+    let settings = BulkSettings {
+        chunk_size: 20,
+        concurrency: 8,
+        time_budget: std::time::Duration::from_secs(60),
+    };
+    // One worker, one delivery per message: the first message does all 7 chunks.
+    let mut messages = 0;
+    loop {
+        let (event, receipts) = receive(&c.queue_url).await;
+        if event.records.is_empty() {
+            break;
+        }
+        messages += event.records.len();
+        let r = handle_batch(&c.ctx, &Unconfigured, settings, event).await;
+        assert!(
+            r.batch_item_failures.is_empty(),
+            "{:?}",
+            r.batch_item_failures
+        );
+        for r in receipts {
+            delete(&c.queue_url, &r).await;
+        }
+    }
+    assert_eq!(messages, 1, "no continuation was needed");
+    let done = job(&c, started.id.as_str()).await;
+    assert_eq!(
+        (
+            done.status,
+            done.total,
+            done.created,
+            done.skipped,
+            done.failed
+        ),
+        (JobStatus::Completed, Some(130), 130, 0, 0)
+    );
+    let by_account = agreements_by_account(&c).await;
+    assert_eq!(by_account.len(), 130);
+    assert!(by_account.values().all(|n| *n == 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn duplicate_deliveries_of_messages_that_go_on_past_their_chunk_count_exactly() {
+    let c = customers(150).await;
+    let queue = c.ctx.bulk_queue().expect("queue");
+    let started = start_create_agreements(&c.ctx.store, queue, &staff(), c.template.id.as_str())
+        .await
+        .expect("job queued");
+    // A budget that runs out after a chunk or two, so messages both go on and hand on.
+    let settings = BulkSettings {
+        chunk_size: 20,
+        concurrency: 4,
+        time_budget: std::time::Duration::from_millis(30),
+    };
+    let done = drive(&c, started.id.as_str(), settings, |_| async {}).await;
+    assert_eq!(
+        (
+            done.status,
+            done.total,
+            done.created,
+            done.skipped,
+            done.failed
+        ),
+        (JobStatus::Completed, Some(150), 150, 0, 0)
+    );
+    let by_account = agreements_by_account(&c).await;
+    assert_eq!(by_account.len(), 150, "one agreement per account");
     assert!(by_account.values().all(|n| *n == 1), "no duplicates");
 }
 
@@ -160,6 +237,7 @@ async fn a_chunk_half_written_by_a_dead_worker_is_counted_once() {
     let settings = BulkSettings {
         chunk_size: 50,
         concurrency: 8,
+        ..BulkSettings::default()
     };
     let done = drive(&c, started.id.as_str(), settings, |_| async {}).await;
     assert_eq!(
@@ -227,6 +305,7 @@ async fn a_template_deactivated_mid_job_stops_it_failed_with_the_counts_so_far()
     let settings = BulkSettings {
         chunk_size: 50,
         concurrency: 8,
+        ..BulkSettings::default()
     };
     let store = c.ctx.store.clone();
     let template = c.template.id.to_string();

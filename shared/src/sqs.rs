@@ -99,7 +99,13 @@ pub async fn serve_bulk_worker() -> Result<(), lambda_runtime::Error> {
     let connector = ctx.connector();
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         Ok::<_, std::convert::Infallible>(
-            handle_batch(ctx, connector, settings, event.payload).await,
+            handle_batch(
+                ctx,
+                connector,
+                settings.for_deadline(event.context.deadline()),
+                event.payload,
+            )
+            .await,
         )
     }))
     .await

@@ -10,11 +10,17 @@
 //! - the continuation is sent after that write, and re-sent by any later delivery that finds it
 //!   unsent, so a worker dying in between does not stall the job.
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use futures::stream::{FuturesUnordered, StreamExt};
+
 use crate::connectors::ProviderConnector;
 use crate::error::{ServiceError, ServiceResult};
 use crate::model::{
     Actor, AgreementSource, AgreementTemplate, BulkJob, BulkJobView, Id, Instant, JobKind,
-    JobStatus, Principal, ProviderAccount, TemplateState,
+    JobStatus, Principal, TemplateState,
 };
 use crate::queue::{self, BulkMessage, BulkQueue};
 use crate::services::agreements::{insert_agreement, AgreementRequest, Creation};
@@ -77,6 +83,10 @@ pub struct BulkSettings {
     pub chunk_size: usize,
     /// Agreements written at once within a chunk.
     pub concurrency: usize,
+    /// How long one message may go on to the chunks that follow its own before handing the
+    /// rest on through the queue. Zero: one chunk per message. The worker sets it per
+    /// invocation to half of the time it has left, so a chunk never meets the timeout.
+    pub time_budget: Duration,
 }
 
 impl Default for BulkSettings {
@@ -84,6 +94,7 @@ impl Default for BulkSettings {
         BulkSettings {
             chunk_size: 1000,
             concurrency: 16,
+            time_budget: Duration::ZERO,
         }
     }
 }
@@ -101,6 +112,19 @@ impl BulkSettings {
         BulkSettings {
             chunk_size: read("BULK_CHUNK_SIZE", 1000).unwrap_or(d.chunk_size),
             concurrency: read("BULK_CONCURRENCY", 64).unwrap_or(d.concurrency),
+            time_budget: d.time_budget,
+        }
+    }
+
+    /// These settings for an invocation that must end by `deadline`: half of the time left
+    /// may go to further chunks.
+    pub fn for_deadline(self, deadline: std::time::SystemTime) -> Self {
+        let left = deadline
+            .duration_since(std::time::SystemTime::now())
+            .unwrap_or_default();
+        BulkSettings {
+            time_budget: left / 2,
+            ..self
         }
     }
 }
@@ -143,8 +167,9 @@ fn cursor_scope(job_id: &Id) -> String {
     format!("bulk-job:{job_id}")
 }
 
-/// Processes one message: one chunk of a job (provider accounts of a "Create Agreements" job,
-/// or a page of a provider's customers for a sync).
+/// Processes one message: the chunk of a job it names (provider accounts of a "Create
+/// Agreements" job, or a page of a provider's customers for a sync), then, while the settings'
+/// time budget lasts, the chunks that follow it; the rest is handed on through the queue.
 pub async fn run_chunk<C: ProviderConnector>(
     store: &Store,
     queue: &BulkQueue,
@@ -152,10 +177,72 @@ pub async fn run_chunk<C: ProviderConnector>(
     settings: BulkSettings,
     message: &BulkMessage,
 ) -> Result<ChunkReport, ChunkError> {
+    let started = std::time::Instant::now();
     let job_id = Id::parse(&message.job_id)
         .ok_or_else(|| ChunkError::Poison(format!("`{}` is not a job id", message.job_id)))?;
+    let mut cursor = message.cursor.clone().unwrap_or_default();
+    let mut done = ChunkCounts::default();
+    let mut chunks = 0usize;
+    loop {
+        let job = read_job(store, &job_id, message).await?;
+        if job.status.is_finished() {
+            return Ok(if chunks == 0 {
+                ChunkReport::JobFinished
+            } else {
+                ChunkReport::Counted {
+                    counts: done,
+                    end: ChunkEnd::Complete,
+                }
+            });
+        }
+        if job.next_cursor != cursor {
+            if chunks == 0 {
+                resend_if_unsent(store, queue, &job).await?;
+                return Ok(ChunkReport::AlreadyCounted);
+            }
+            // Another delivery counted the chunk this one had gone on to; it goes on from here.
+            return Ok(ChunkReport::Counted {
+                counts: done,
+                end: ChunkEnd::Continue(job.next_cursor),
+            });
+        }
+        let Some(end) =
+            count_one_chunk(store, connector, settings, &job, &cursor, &mut done).await?
+        else {
+            return Ok(if chunks == 0 {
+                ChunkReport::AlreadyCounted
+            } else {
+                ChunkReport::Counted {
+                    counts: done,
+                    end: ChunkEnd::Continue(cursor),
+                }
+            });
+        };
+        chunks += 1;
+        match end {
+            ChunkEnd::Continue(next) if started.elapsed() < settings.time_budget => cursor = next,
+            ChunkEnd::Continue(next) => {
+                send_continuation(store, queue, &job, &next).await?;
+                return Ok(ChunkReport::Counted {
+                    counts: done,
+                    end: ChunkEnd::Continue(next),
+                });
+            }
+            end => {
+                return Ok(ChunkReport::Counted { counts: done, end });
+            }
+        }
+    }
+}
+
+/// The job a message names; a message that names none, or describes another, is poison.
+async fn read_job(
+    store: &Store,
+    job_id: &Id,
+    message: &BulkMessage,
+) -> Result<BulkJob, ChunkError> {
     let job: BulkJob = store
-        .get_entity(keys::job, &job_id)
+        .get_entity(keys::job, job_id)
         .await?
         .ok_or_else(|| ChunkError::Poison(format!("bulk job {job_id} does not exist")))?;
     let matches = match job.kind {
@@ -173,29 +260,30 @@ pub async fn run_chunk<C: ProviderConnector>(
             "the message does not describe bulk job {job_id}"
         )));
     }
-    if job.status.is_finished() {
-        return Ok(ChunkReport::JobFinished);
-    }
-    let cursor = message.cursor.clone().unwrap_or_default();
-    if job.next_cursor != cursor {
-        resend_if_unsent(store, queue, &job).await?;
-        return Ok(ChunkReport::AlreadyCounted);
-    }
+    Ok(job)
+}
+
+/// Does the chunk at `cursor` and counts it, adding its counts to `done`. None when another
+/// delivery counted it first.
+async fn count_one_chunk<C: ProviderConnector>(
+    store: &Store,
+    connector: &C,
+    settings: BulkSettings,
+    job: &BulkJob,
+    cursor: &str,
+    done: &mut ChunkCounts,
+) -> Result<Option<ChunkEnd>, ChunkError> {
     let chunk = match job.kind {
-        JobKind::CreateAgreements => {
-            create_agreements_chunk(store, settings, &job, &cursor).await?
-        }
-        JobKind::ProviderSync => {
-            sync::sync_chunk(store, connector, settings, &job, &cursor).await?
-        }
+        JobKind::CreateAgreements => create_agreements_chunk(store, settings, job, cursor).await?,
+        JobKind::ProviderSync => sync::sync_chunk(store, connector, settings, job, cursor).await?,
     };
     // The pointer condition means no other chunk was counted since `job` was read, so the
     // job's counts plus this chunk's are the final ones when this chunk ends the job.
     let processed = job.created + job.skipped + job.failed + chunk.counts.total();
     let counted = store
         .count_chunk(
-            &job_id,
-            &cursor,
+            &job.id,
+            cursor,
             &CountedChunk {
                 counts: chunk.counts,
                 end: &chunk.end,
@@ -206,16 +294,14 @@ pub async fn run_chunk<C: ProviderConnector>(
         )
         .await?;
     if !counted {
-        return Ok(ChunkReport::AlreadyCounted);
+        return Ok(None);
     }
-    if let ChunkEnd::Continue(next) = &chunk.end {
-        send_continuation(store, queue, &job, next).await?;
-    }
-    tracing::info!(job_id = %job_id, created = chunk.counts.created, skipped = chunk.counts.skipped, failed = chunk.counts.failed, "bulk chunk counted");
-    Ok(ChunkReport::Counted {
-        counts: chunk.counts,
-        end: chunk.end,
-    })
+    tracing::info!(job_id = %job.id, created = chunk.counts.created, skipped = chunk.counts.skipped, failed = chunk.counts.failed, "bulk chunk counted");
+    done.created += chunk.counts.created;
+    done.skipped += chunk.counts.skipped;
+    done.failed += chunk.counts.failed;
+    done.accepted += chunk.counts.accepted;
+    Ok(Some(chunk.end))
 }
 
 /// What one chunk did, before it is counted.
@@ -266,11 +352,12 @@ async fn create_agreements_chunk(
         });
     }
     let (accounts, last_key) = store
-        .chunk::<ProviderAccount>(
+        .chunk_of::<ChunkRow>(
             &keys::provider(&job.provider_id),
             keys::PROVIDER_ACCOUNT_PREFIX,
             start,
             settings.chunk_size,
+            &["id", "account_id"],
         )
         .await?;
     let (counts, stopped) =
@@ -299,69 +386,110 @@ fn deactivated(template_id: &Id) -> String {
     format!("agreement template {template_id} was deactivated while the job ran")
 }
 
-/// Writes the chunk's agreements in waves of `concurrency`. The template's state is read again
-/// before every wave after the first, so a deactivation stops the job within one wave. Returns
-/// the counts of the provider accounts gone through, and whether it stopped for a deactivation.
+/// The two attributes of a provider account a "Create Agreements" chunk needs.
+#[derive(Debug, serde::Deserialize)]
+struct ChunkRow {
+    id: Id,
+    account_id: Id,
+}
+
+/// How often a chunk reads its template again while writing, so a deactivation stops the job.
+const TEMPLATE_CHECK_EVERY: Duration = Duration::from_millis(250);
+
+enum Step {
+    Wrote(Outcome),
+    Checked(Box<AgreementTemplate>),
+}
+
+/// Writes the chunk's agreements with `concurrency` writes in flight, a new one starting as
+/// each ends. Every `TEMPLATE_CHECK_EVERY` the template is read again beside the writes; once it
+/// is seen inactive no write starts, so a deactivation stops the job within that time and the
+/// writes then in flight. Returns the counts of the provider accounts gone through, and whether
+/// it stopped for a deactivation.
 async fn create_for(
     store: &Store,
     job: &BulkJob,
     template: &AgreementTemplate,
-    accounts: Vec<ProviderAccount>,
+    rows: Vec<ChunkRow>,
     concurrency: usize,
 ) -> Result<(ChunkCounts, bool), ChunkError> {
     let mut counts = ChunkCounts::default();
-    let mut template = template.clone();
-    for (n, wave) in accounts.chunks(concurrency.max(1)).enumerate() {
-        if n > 0 {
-            template = store
-                .get_entity(keys::template, &template.id)
-                .await?
-                .ok_or_else(|| {
-                    ChunkError::Poison(format!("template {} disappeared", template.id))
-                })?;
+    let mut template = Arc::new(template.clone());
+    let mut rows = rows.into_iter();
+    let mut pending: FuturesUnordered<BoxFuture<'_, Result<Step, ChunkError>>> =
+        FuturesUnordered::new();
+    let mut writing = 0usize;
+    let mut checking = false;
+    let mut checked_at = std::time::Instant::now();
+    let mut stopped = false;
+    loop {
+        while !stopped && writing < concurrency.max(1) {
+            let Some(row) = rows.next() else { break };
+            let t = Arc::clone(&template);
+            pending.push(Box::pin(async move {
+                create_one(store, job, &t, &row.id, &row.account_id)
+                    .await
+                    .map(Step::Wrote)
+            }));
+            writing += 1;
         }
-        let outcomes =
-            futures::future::join_all(wave.iter().map(|pa| create_one(store, job, &template, pa)))
-                .await;
-        let mut stopped = false;
-        for outcome in outcomes {
-            match outcome? {
-                Outcome::Created => counts.created += 1,
-                Outcome::Skipped => counts.skipped += 1,
-                Outcome::TemplateInactive => stopped = true,
+        if !stopped && !checking && rows.len() > 0 && checked_at.elapsed() >= TEMPLATE_CHECK_EVERY {
+            let id = template.id.clone();
+            pending.push(Box::pin(async move {
+                let t: Option<AgreementTemplate> = store.get_entity(keys::template, &id).await?;
+                t.map(|t| Step::Checked(Box::new(t)))
+                    .ok_or_else(|| ChunkError::Poison(format!("template {id} disappeared")))
+            }));
+            checking = true;
+        }
+        let Some(step) = pending.next().await else {
+            break;
+        };
+        match step? {
+            Step::Wrote(outcome) => {
+                writing -= 1;
+                match outcome {
+                    Outcome::Created => counts.created += 1,
+                    Outcome::Skipped => counts.skipped += 1,
+                    Outcome::TemplateInactive => stopped = true,
+                }
+            }
+            Step::Checked(t) => {
+                checking = false;
+                checked_at = std::time::Instant::now();
+                stopped |= t.state != TemplateState::Active;
+                template = Arc::new(*t);
             }
         }
-        if stopped {
-            return Ok((counts, true));
-        }
     }
-    Ok((counts, false))
+    Ok((counts, stopped))
 }
 
 pub(crate) async fn create_one(
     store: &Store,
     job: &BulkJob,
     template: &AgreementTemplate,
-    pa: &ProviderAccount,
+    provider_account_id: &Id,
+    account_id: &Id,
 ) -> Result<Outcome, ChunkError> {
     let source = match job.kind {
         JobKind::CreateAgreements => AgreementSource::Bulk,
         JobKind::ProviderSync => AgreementSource::ProviderSync,
     };
     let request = AgreementRequest {
-        account_id: pa.account_id.clone(),
+        account_id: account_id.clone(),
         name: None,
         executed_on: None,
         source,
         actor: Actor::system(&format!("bulk job {}", job.id)),
-        bulk: Some((job.id.clone(), pa.id.clone())),
+        bulk: Some((job.id.clone(), provider_account_id.clone())),
     };
     Ok(match insert_agreement(store, template, request).await? {
         Creation::Created(_) => Outcome::Created,
         // Made by an earlier delivery of this very chunk: it counts as this job's creation.
         Creation::AlreadyOpen(a)
             if a.bulk_job_id.as_ref() == Some(&job.id)
-                && a.provider_account_id.as_ref() == Some(&pa.id) =>
+                && a.provider_account_id.as_ref() == Some(provider_account_id) =>
         {
             Outcome::Created
         }

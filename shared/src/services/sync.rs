@@ -196,7 +196,7 @@ async fn sync_customer<C: ProviderConnector>(
         }
     };
     for t in templates {
-        match create_one(store, job, t, &pa).await? {
+        match create_one(store, job, t, &pa.id, &pa.account_id).await? {
             Outcome::Created => outcome.created += 1,
             Outcome::Skipped | Outcome::TemplateInactive => outcome.skipped += 1,
         }

@@ -236,7 +236,20 @@ impl Store {
         start: Option<HashMap<String, AttributeValue>>,
         limit: usize,
     ) -> Result<(Vec<T>, Option<HashMap<String, AttributeValue>>), StoreError> {
-        let out = self
+        self.chunk_of(pk, sort_prefix, start, limit, &[]).await
+    }
+
+    /// A chunk of a partition with only the `attributes` named (all of them when empty): a bulk
+    /// job reads thousands of items and needs two of their attributes.
+    pub async fn chunk_of<T: serde::de::DeserializeOwned>(
+        &self,
+        pk: &str,
+        sort_prefix: &str,
+        start: Option<HashMap<String, AttributeValue>>,
+        limit: usize,
+        attributes: &[&str],
+    ) -> Result<(Vec<T>, Option<HashMap<String, AttributeValue>>), StoreError> {
+        let mut query = self
             .client
             .query()
             .table_name(&self.table)
@@ -245,10 +258,15 @@ impl Store {
             .expression_attribute_values(":prefix", s(sort_prefix))
             .consistent_read(true)
             .set_exclusive_start_key(start)
-            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
-            .send()
-            .await
-            .map_err(sdk_error)?;
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX));
+        if !attributes.is_empty() {
+            let names: Vec<String> = (0..attributes.len()).map(|i| format!("#a{i}")).collect();
+            query = query.projection_expression(names.join(", "));
+            for (name, attribute) in names.into_iter().zip(attributes) {
+                query = query.expression_attribute_names(name, *attribute);
+            }
+        }
+        let out = query.send().await.map_err(sdk_error)?;
         let items = out
             .items
             .unwrap_or_default()
