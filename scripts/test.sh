@@ -20,6 +20,8 @@ echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 echo "==> sam validate --lint"
 .venv/bin/sam validate --lint --template template.yaml
+echo "==> scripts/test_moto_server.py (the local endpoint's partition reads answer as moto does)"
+.venv/bin/python scripts/test_moto_server.py
 echo "==> cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 echo "==> cargo build (the function binaries the local stack runs)"

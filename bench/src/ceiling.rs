@@ -3,7 +3,6 @@
 
 use std::time::{Duration, Instant as Clock};
 
-use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::types::AttributeValue;
 use futures::stream::{self, StreamExt};
 use shared::model::{
@@ -89,7 +88,8 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 }
 
 /// Times `rounds` single PutItems of agreement items into `put_store`, and `rounds` single
-/// Queries of one chunk of the provider's accounts in `chunk_store`, as the worker reads them.
+/// Queries of one chunk of the provider's accounts in `chunk_store`, as the worker reads them
+/// (the same request: `Store::chunk_of` with the worker's attributes).
 pub async fn probe(
     put_store: &Store,
     chunk_store: &Store,
@@ -101,7 +101,6 @@ pub async fn probe(
     let mut puts = Vec::with_capacity(rounds);
     let mut queries = Vec::with_capacity(rounds);
     let partition = keys::provider(&template.provider_id);
-    let limit = i32::try_from(chunk_size).unwrap_or(i32::MAX);
     for _ in 0..rounds {
         let started = Clock::now();
         put_one(put_store, template, &job).await?;
@@ -109,20 +108,15 @@ pub async fn probe(
 
         let started = Clock::now();
         chunk_store
-            .client()
-            .query()
-            .table_name(chunk_store.table())
-            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-            .expression_attribute_values(":pk", AttributeValue::S(partition.clone()))
-            .expression_attribute_values(
-                ":prefix",
-                AttributeValue::S(keys::PROVIDER_ACCOUNT_PREFIX.to_string()),
+            .chunk_of::<serde_json::Value>(
+                &partition,
+                keys::PROVIDER_ACCOUNT_PREFIX,
+                None,
+                chunk_size,
+                shared::services::bulk::CHUNK_ATTRIBUTES,
             )
-            .consistent_read(true)
-            .limit(limit)
-            .send()
             .await
-            .map_err(|e| Failure::new(format!("probe Query: {}", DisplayErrorContext(e))))?;
+            .map_err(|e| Failure::new(format!("probe Query: {e}")))?;
         queries.push(started.elapsed());
     }
     Ok(Probe {

@@ -357,7 +357,7 @@ async fn create_agreements_chunk(
             keys::PROVIDER_ACCOUNT_PREFIX,
             start,
             settings.chunk_size,
-            &["id", "account_id"],
+            CHUNK_ATTRIBUTES,
         )
         .await?;
     let (counts, stopped) =
@@ -385,6 +385,9 @@ async fn create_agreements_chunk(
 fn deactivated(template_id: &Id) -> String {
     format!("agreement template {template_id} was deactivated while the job ran")
 }
+
+/// The attributes of a provider account a "Create Agreements" chunk reads: only what it needs.
+pub const CHUNK_ATTRIBUTES: &[&str] = &["id", "account_id"];
 
 /// The two attributes of a provider account a "Create Agreements" chunk needs.
 #[derive(Debug, serde::Deserialize)]
