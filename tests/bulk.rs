@@ -337,6 +337,62 @@ async fn a_template_deactivated_mid_job_stops_it_failed_with_the_counts_so_far()
     assert_eq!(agreements_by_account(&c).await.len(), 50);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_deactivation_stops_a_chunk_while_it_writes() {
+    // One chunk of 600 written one at a time takes seconds; the template is deactivated 300 ms
+    // in, and the chunk's own periodic re-read of the template has to stop it.
+    let c = customers(600).await;
+    let queue = c.ctx.bulk_queue().expect("queue");
+    let started = start_create_agreements(&c.ctx.store, queue, &staff(), c.template.id.as_str())
+        .await
+        .expect("job queued");
+    let settings = BulkSettings {
+        chunk_size: 600,
+        concurrency: 1,
+        ..BulkSettings::default()
+    };
+    let (event, receipts) = receive(&c.queue_url).await;
+    assert_eq!(event.records.len(), 1);
+    let worker = handle_batch(&c.ctx, &Unconfigured, settings, event);
+    let deactivate = async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        set_template_state(
+            &c.ctx.store,
+            &staff(),
+            c.template.id.as_str(),
+            TemplateState::Inactive,
+            None,
+        )
+        .await
+        .expect("deactivate");
+    };
+    let (response, ()) = tokio::join!(worker, deactivate);
+    assert!(response.batch_item_failures.is_empty());
+    for r in receipts {
+        delete(&c.queue_url, &r).await;
+    }
+    let done = job(&c, started.id.as_str()).await;
+    assert_eq!(done.status, JobStatus::Failed);
+    assert!(
+        done.failure_reason
+            .as_deref()
+            .unwrap_or_default()
+            .contains("deactivated"),
+        "{:?}",
+        done.failure_reason
+    );
+    assert!(
+        done.created > 0 && done.created < 600,
+        "stopped part-way: {} created",
+        done.created
+    );
+    assert_eq!(
+        agreements_by_account(&c).await.len() as u64,
+        done.created,
+        "the counts are those of the agreements written"
+    );
+}
+
 #[tokio::test]
 async fn an_inactive_template_queues_no_job() {
     let c = customers(1).await;

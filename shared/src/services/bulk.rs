@@ -396,8 +396,9 @@ struct ChunkRow {
     account_id: Id,
 }
 
-/// How often a chunk reads its template again while writing, so a deactivation stops the job.
-const TEMPLATE_CHECK_EVERY: Duration = Duration::from_millis(250);
+/// How often a chunk reads its template again while writing, so a deactivation stops the job
+/// within about this time (each read is a request the writes wait behind on a busy endpoint).
+const TEMPLATE_CHECK_EVERY: Duration = Duration::from_secs(1);
 
 enum Step {
     Wrote(Outcome),
