@@ -53,6 +53,26 @@ async fn agreements_by_account(c: &Customers) -> HashMap<String, usize> {
     }
 }
 
+/// Queues a "Create Agreements" job of the customers' template.
+async fn start(c: &Customers) -> shared::model::BulkJob {
+    let queue = c.ctx.bulk_queue().expect("queue");
+    start_create_agreements(&c.ctx.store, queue, &staff(), c.template.id.as_str())
+        .await
+        .expect("job queued")
+}
+
+/// A job's status and counts, to compare whole.
+fn counts(j: &BulkJobView) -> (JobStatus, Option<u64>, u64, u64, u64) {
+    (j.status, j.total, j.created, j.skipped, j.failed)
+}
+
+/// Exactly one agreement of the template for each of `n` accounts.
+async fn assert_one_agreement_each(c: &Customers, n: usize) {
+    let by_account = agreements_by_account(c).await;
+    assert_eq!(by_account.len(), n, "one agreement per account");
+    assert!(by_account.values().all(|n| *n == 1), "no duplicates");
+}
+
 /// Plays the worker: every batch is handled by two workers at once and then once more, as if
 /// delivered three times, before it is deleted. `between` runs after each batch.
 async fn drive<F, Fut>(
@@ -97,10 +117,7 @@ where
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn duplicate_and_concurrent_deliveries_create_each_agreement_once_and_count_exactly() {
     let c = customers(250).await;
-    let queue = c.ctx.bulk_queue().expect("queue");
-    let started = start_create_agreements(&c.ctx.store, queue, &staff(), c.template.id.as_str())
-        .await
-        .expect("job queued");
+    let started = start(&c).await;
     assert_eq!(started.status, JobStatus::Queued);
     let settings = BulkSettings {
         chunk_size: 40,
@@ -114,18 +131,13 @@ async fn duplicate_and_concurrent_deliveries_create_each_agreement_once_and_coun
         (Some(250), 250, 0, 0)
     );
     assert!(done.started_at.is_some() && done.finished_at.is_some());
-    let by_account = agreements_by_account(&c).await;
-    assert_eq!(by_account.len(), 250, "one agreement per account");
-    assert!(by_account.values().all(|n| *n == 1), "no duplicates");
+    assert_one_agreement_each(&c, 250).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn one_message_goes_on_through_the_following_chunks_within_its_time_budget() {
     let c = customers(130).await;
-    let queue = c.ctx.bulk_queue().expect("queue");
-    let started = start_create_agreements(&c.ctx.store, queue, &staff(), c.template.id.as_str())
-        .await
-        .expect("job queued");
+    let started = start(&c).await;
     let settings = BulkSettings {
         chunk_size: 20,
         concurrency: 8,
@@ -151,28 +163,14 @@ async fn one_message_goes_on_through_the_following_chunks_within_its_time_budget
     }
     assert_eq!(messages, 1, "no continuation was needed");
     let done = job(&c, started.id.as_str()).await;
-    assert_eq!(
-        (
-            done.status,
-            done.total,
-            done.created,
-            done.skipped,
-            done.failed
-        ),
-        (JobStatus::Completed, Some(130), 130, 0, 0)
-    );
-    let by_account = agreements_by_account(&c).await;
-    assert_eq!(by_account.len(), 130);
-    assert!(by_account.values().all(|n| *n == 1));
+    assert_eq!(counts(&done), (JobStatus::Completed, Some(130), 130, 0, 0));
+    assert_one_agreement_each(&c, 130).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn duplicate_deliveries_of_messages_that_go_on_past_their_chunk_count_exactly() {
     let c = customers(150).await;
-    let queue = c.ctx.bulk_queue().expect("queue");
-    let started = start_create_agreements(&c.ctx.store, queue, &staff(), c.template.id.as_str())
-        .await
-        .expect("job queued");
+    let started = start(&c).await;
     // A budget that runs out after a chunk or two, so messages both go on and hand on.
     let settings = BulkSettings {
         chunk_size: 20,
@@ -180,28 +178,14 @@ async fn duplicate_deliveries_of_messages_that_go_on_past_their_chunk_count_exac
         time_budget: std::time::Duration::from_millis(30),
     };
     let done = drive(&c, started.id.as_str(), settings, |_| async {}).await;
-    assert_eq!(
-        (
-            done.status,
-            done.total,
-            done.created,
-            done.skipped,
-            done.failed
-        ),
-        (JobStatus::Completed, Some(150), 150, 0, 0)
-    );
-    let by_account = agreements_by_account(&c).await;
-    assert_eq!(by_account.len(), 150, "one agreement per account");
-    assert!(by_account.values().all(|n| *n == 1), "no duplicates");
+    assert_eq!(counts(&done), (JobStatus::Completed, Some(150), 150, 0, 0));
+    assert_one_agreement_each(&c, 150).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_chunk_half_written_by_a_dead_worker_is_counted_once() {
     let c = customers(120).await;
-    let queue = c.ctx.bulk_queue().expect("queue");
-    let started = start_create_agreements(&c.ctx.store, queue, &staff(), c.template.id.as_str())
-        .await
-        .expect("job queued");
+    let started = start(&c).await;
     // The dead worker: it wrote the agreements of half of the first chunk, then no counts.
     let stored: shared::model::BulkJob = c
         .ctx
@@ -240,19 +224,8 @@ async fn a_chunk_half_written_by_a_dead_worker_is_counted_once() {
         ..BulkSettings::default()
     };
     let done = drive(&c, started.id.as_str(), settings, |_| async {}).await;
-    assert_eq!(
-        (
-            done.status,
-            done.total,
-            done.created,
-            done.skipped,
-            done.failed
-        ),
-        (JobStatus::Completed, Some(120), 120, 0, 0)
-    );
-    let by_account = agreements_by_account(&c).await;
-    assert_eq!(by_account.len(), 120);
-    assert!(by_account.values().all(|n| *n == 1));
+    assert_eq!(counts(&done), (JobStatus::Completed, Some(120), 120, 0, 0));
+    assert_one_agreement_each(&c, 120).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -271,10 +244,7 @@ async fn accounts_with_an_open_agreement_are_skipped() {
             .await
             .expect("existing agreement");
     }
-    let queue = c.ctx.bulk_queue().expect("queue");
-    let started = start_create_agreements(&c.ctx.store, queue, &staff(), c.template.id.as_str())
-        .await
-        .expect("job queued");
+    let started = start(&c).await;
     let done = drive(
         &c,
         started.id.as_str(),
@@ -282,26 +252,14 @@ async fn accounts_with_an_open_agreement_are_skipped() {
         |_| async {},
     )
     .await;
-    assert_eq!(
-        (
-            done.status,
-            done.total,
-            done.created,
-            done.skipped,
-            done.failed
-        ),
-        (JobStatus::Completed, Some(60), 50, 10, 0)
-    );
+    assert_eq!(counts(&done), (JobStatus::Completed, Some(60), 50, 10, 0));
     assert!(agreements_by_account(&c).await.values().all(|n| *n == 1));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_template_deactivated_mid_job_stops_it_failed_with_the_counts_so_far() {
     let c = customers(200).await;
-    let queue = c.ctx.bulk_queue().expect("queue");
-    let started = start_create_agreements(&c.ctx.store, queue, &staff(), c.template.id.as_str())
-        .await
-        .expect("job queued");
+    let started = start(&c).await;
     let settings = BulkSettings {
         chunk_size: 50,
         concurrency: 8,
@@ -342,10 +300,7 @@ async fn a_deactivation_stops_a_chunk_while_it_writes() {
     // One chunk of 600 written one at a time takes seconds; the template is deactivated 300 ms
     // in, and the chunk's own periodic re-read of the template has to stop it.
     let c = customers(600).await;
-    let queue = c.ctx.bulk_queue().expect("queue");
-    let started = start_create_agreements(&c.ctx.store, queue, &staff(), c.template.id.as_str())
-        .await
-        .expect("job queued");
+    let started = start(&c).await;
     let settings = BulkSettings {
         chunk_size: 600,
         concurrency: 1,

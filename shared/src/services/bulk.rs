@@ -1,5 +1,7 @@
 //! "Create Agreements" on a template: the job is queued by the API and run by the queue worker
-//! in bounded chunks of the provider's accounts, each chunk handing the rest on through the queue.
+//! in bounded chunks of the provider's accounts. A message goes on from its chunk to the ones
+//! that follow for half of the invocation's time left, then hands the rest on through the queue,
+//! so no invocation nears its timeout and memory holds one chunk of two ids per account.
 //!
 //! Exactly-once effects under at-least-once delivery come from keys and conditions:
 //! - an agreement's key is derived from (template, account, generation), so a repeated write
