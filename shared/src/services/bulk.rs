@@ -188,12 +188,17 @@ pub async fn run_chunk<C: ProviderConnector>(
     loop {
         let job = read_job(store, &job_id, message).await?;
         if job.status.is_finished() {
+            // After a chunk of this message's own, only another party's write can have ended
+            // the job (this message returns as soon as its own chunk ends it).
             return Ok(if chunks == 0 {
                 ChunkReport::JobFinished
             } else {
                 ChunkReport::Counted {
                     counts: done,
-                    end: ChunkEnd::Complete,
+                    end: match job.status {
+                        JobStatus::Completed => ChunkEnd::Complete,
+                        _ => ChunkEnd::Fail(job.failure_reason.unwrap_or_default()),
+                    },
                 }
             });
         }
