@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""moto's server with two changes: DynamoDB requests are handled one at a time, and a Query reads only its page.
+"""moto's server with two changes: DynamoDB requests are handled one at a time, and a Query
+reads only its page.
 
 moto's DynamoDB handlers are not thread-safe: a conditional PutItem checks and writes in two
 steps, and TransactWriteItems snapshots whole tables, so two requests handled at once can both
