@@ -70,11 +70,9 @@ def run(client, table):
     return answers
 
 
-@mock_aws
-def main() -> None:
-    client = boto3.client("dynamodb", region_name="us-east-1")
+def create_table(client, name):
     client.create_table(
-        TableName="t",
+        TableName=name,
         KeySchema=[
             {"AttributeName": "PK", "KeyType": "HASH"},
             {"AttributeName": "SK", "KeyType": "RANGE"},
@@ -85,6 +83,12 @@ def main() -> None:
         ],
         BillingMode="PAY_PER_REQUEST",
     )
+
+
+@mock_aws
+def main() -> None:
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    create_table(client, "t")
     rng = random.Random(7)
     for i in range(200):
         prefix = rng.choice(["PA#", "AG#", "Z#", "PA#é", "Q#"])
@@ -100,9 +104,9 @@ def main() -> None:
     # A change between two readings: as many keys of a partition go as come, so only its set
     # of keys changes, not its size; the answers must change with it.
     more = [f"PA#x{rng.randrange(10**6)}" for _ in range(20)]
-    gone = [item for item in client.query(
+    gone = client.query(
         TableName="t", KeyConditionExpression="PK = :pk",
-        ExpressionAttributeValues={":pk": {"S": "P#1"}})["Items"]][:20]
+        ExpressionAttributeValues={":pk": {"S": "P#1"}})["Items"][:20]
 
     def change(table):
         for sk in more:
@@ -118,18 +122,7 @@ def main() -> None:
         client.put_item(TableName="t", Item=item)
     moto_server.partition_queries()
     # Tables created from here on hold their partitions in moto_server's partition type.
-    client.create_table(
-        TableName="u",
-        KeySchema=[
-            {"AttributeName": "PK", "KeyType": "HASH"},
-            {"AttributeName": "SK", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "PK", "AttributeType": "S"},
-            {"AttributeName": "SK", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_table(client, "u")
     for item in client.scan(TableName="t")["Items"]:
         client.put_item(TableName="u", Item=item)
     patched = run(client, "u") + run(client, "t")

@@ -154,16 +154,7 @@ async fn csv_import_with_quotes_bom_and_bad_rows() {
             json!({"name": "Contoso, Ltd", "email_domain": format!("contoso-{s}.example")}),
         )
         .await;
-    api.create(
-        "/accounts",
-        json!({"name": "Twin A", "email_domain": format!("twin-{s}.example")}),
-    )
-    .await;
-    api.create(
-        "/accounts",
-        json!({"name": "Twin B", "email_domain": format!("twin-{s}.example")}),
-    )
-    .await;
+    api.twin_accounts(&format!("twin-{s}.example")).await;
     let csv = format!(
         "\u{FEFF}provider_id,provider_specific_id,name,account_id,email_domain\r\n\
          {provider},T-1,\"Contoso, Ltd\",,contoso-{s}.example\r\n\

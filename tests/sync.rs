@@ -58,6 +58,17 @@ async fn account_with_contact(api: &Api, name: &str, domain: &str) -> (Value, Va
 }
 
 /// A fresh tenant id in a GUID's shape.
+/// A customer known on both sides: an account (with a contact) on a fresh domain, and a Partner
+/// Center customer of its own tenant. Returns the account, the contact and the tenant.
+async fn customer_of_both(api: &Api, pc: &FakePartnerCenter, name: &str) -> (Value, Value, String) {
+    let s = ulid::Ulid::new().to_string().to_lowercase();
+    let lower = name.to_lowercase();
+    let (account, contact) = account_with_contact(api, name, &format!("{lower}-{s}.example")).await;
+    let t = tenant();
+    pc.add_customer(&t, name, &format!("{lower}-{s}.onmicrosoft.com"));
+    (account, contact, t)
+}
+
 fn tenant() -> String {
     let u = ulid::Ulid::new().to_string().to_lowercase();
     format!(
@@ -86,11 +97,7 @@ async fn provisioning_confirms_in_partner_center_first_and_records_its_answer() 
         .expect("fake Partner Center");
     let api = stack_with(&pc, 100).await;
     let (provider, template) = direct_csp(&api).await;
-    let s = ulid::Ulid::new().to_string().to_lowercase();
-    let (account, contact) =
-        account_with_contact(&api, "Contoso", &format!("contoso-{s}.example")).await;
-    let t = tenant();
-    pc.add_customer(&t, "Contoso", &format!("contoso-{s}.onmicrosoft.com"));
+    let (account, contact, t) = customer_of_both(&api, &pc, "Contoso").await;
 
     let body = json!({"provider_id": id(&provider), "provider_specific_id": t,
                       "template_id": id(&template), "executed_on": "2026-11-20"});
@@ -136,11 +143,7 @@ async fn a_partner_center_failure_leaves_nothing_half_made() {
         .expect("fake Partner Center");
     let api = stack_with(&pc, 100).await;
     let (provider, template) = direct_csp(&api).await;
-    let s = ulid::Ulid::new().to_string().to_lowercase();
-    let (account, _) =
-        account_with_contact(&api, "Fabrikam", &format!("fabrikam-{s}.example")).await;
-    let t = tenant();
-    pc.add_customer(&t, "Fabrikam", &format!("fabrikam-{s}.onmicrosoft.com"));
+    let (account, _, t) = customer_of_both(&api, &pc, "Fabrikam").await;
     let path = format!("/v1/customers/{t}/agreements");
     pc.inject(&path, 100, Fault::ServerError);
     let body = json!({"provider_id": id(&provider), "provider_specific_id": t,
@@ -193,16 +196,7 @@ async fn provider_sync_links_customers_creates_pending_agreements_and_pulls_acce
     }
     // Two customers no single account matches: never guessed.
     pc.add_customer(&tenant(), "Nobody", &format!("nobody-{s}.example"));
-    api.create(
-        "/accounts",
-        json!({"name": "Twin A", "email_domain": format!("twin-{s}.example")}),
-    )
-    .await;
-    api.create(
-        "/accounts",
-        json!({"name": "Twin B", "email_domain": format!("twin-{s}.example")}),
-    )
-    .await;
+    api.twin_accounts(&format!("twin-{s}.example")).await;
     pc.add_customer(&tenant(), "Twins", &format!("twin-{s}.example"));
     // Customer 1 signed the MCA itself in the Microsoft admin center.
     pc.set_direct_signed(&tenants[1], true);

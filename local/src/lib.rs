@@ -41,6 +41,16 @@ use server::ShutdownTrigger;
 pub use sqs::QueueSetupError;
 use template::{RouteAuth, Template, TemplateError};
 
+/// Logs of the local binaries to stderr, filtered by `LOCAL_STACK_LOG` (default `info`).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LOCAL_STACK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
 /// The JWT secret when `LOCAL_JWT_SECRET` is not set.
 pub const DEFAULT_JWT_SECRET: &str = "local-dev-secret";
 

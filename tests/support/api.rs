@@ -178,6 +178,15 @@ impl Api {
         a.body
     }
 
+    /// Two accounts, "Twin A" and "Twin B", of the same e-mail domain: a customer of that
+    /// domain matches neither, since no single account is its.
+    pub async fn twin_accounts(&self, domain: &str) {
+        for name in ["Twin A", "Twin B"] {
+            self.create("/accounts", json!({"name": name, "email_domain": domain}))
+                .await;
+        }
+    }
+
     /// A provider, an account with a contact, and an active template of the provider.
     pub async fn basics(&self) -> Basics {
         let provider = self
