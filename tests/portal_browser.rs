@@ -40,6 +40,13 @@ fn card(agreement_id: &str) -> String {
     format!("[data-testid=\"agreement-card\"][data-agreement-id=\"{agreement_id}\"]")
 }
 
+/// The text of the element `testid` within the card `card` (a selector from `card`).
+async fn field(browser: &Browser, card: &str, testid: &str) -> Option<String> {
+    browser
+        .text(&format!("{card} [data-testid=\"{testid}\"]"))
+        .await
+}
+
 /// How many cards a list of the page shows.
 async fn cards_in(browser: &Browser, list: &str) -> usize {
     browser
@@ -148,28 +155,18 @@ async fn a_customer_reads_and_confirms_agreements_in_the_portal() {
     // Inline: the instructions, then the document in an iframe that really loads it.
     let c = card(&inline);
     assert_eq!(
-        browser
-            .text(&format!("{c} [data-testid=\"template-name\"]"))
-            .await
-            .as_deref(),
+        field(&browser, &c, "template-name").await.as_deref(),
         Some("Microsoft Customer Agreement")
     );
     assert_eq!(
-        browser
-            .text(&format!("{c} [data-testid=\"document-version\"]"))
-            .await
-            .as_deref(),
+        field(&browser, &c, "document-version").await.as_deref(),
         Some("Document version 2024-01")
     );
     assert_eq!(
-        browser
-            .text(&format!("{c} [data-testid=\"status-badge\"]"))
-            .await
-            .as_deref(),
+        field(&browser, &c, "status-badge").await.as_deref(),
         Some("Pending")
     );
-    let instructions = browser
-        .text(&format!("{c} [data-testid=\"instructions\"]"))
+    let instructions = field(&browser, &c, "instructions")
         .await
         .unwrap_or_default();
     assert!(instructions.contains(INLINE_INSTRUCTIONS), "{instructions}");
@@ -227,8 +224,7 @@ async fn a_customer_reads_and_confirms_agreements_in_the_portal() {
         .await
         .is_some_and(|r| r.split_whitespace().any(|w| w == "noopener")));
     assert!(!exists(&browser, &format!("{l} iframe")).await);
-    let instructions = browser
-        .text(&format!("{l} [data-testid=\"instructions\"]"))
+    let instructions = field(&browser, &l, "instructions")
         .await
         .unwrap_or_default();
     assert!(instructions.contains(LINK_INSTRUCTIONS), "{instructions}");
@@ -264,12 +260,8 @@ async fn a_customer_reads_and_confirms_agreements_in_the_portal() {
     let signed_on_text = browser
         .wait_for("the confirmed agreement under Accepted", WAIT, || async {
             let accepted = format!("[data-testid=\"accepted-list\"] {c}");
-            let badge = browser
-                .text(&format!("{accepted} [data-testid=\"status-badge\"]"))
-                .await?;
-            let signed = browser
-                .text(&format!("{accepted} [data-testid=\"signed-on\"]"))
-                .await?;
+            let badge = field(&browser, &accepted, "status-badge").await?;
+            let signed = field(&browser, &accepted, "signed-on").await?;
             (badge == "Accepted").then_some(signed)
         })
         .await;
@@ -456,21 +448,14 @@ async fn sign_in_box_friendly_errors_and_escaped_data() {
         .await;
     let c = card(&agreement);
     assert_eq!(
-        browser
-            .text(&format!("{c} [data-testid=\"template-name\"]"))
-            .await
-            .as_deref(),
+        field(&browser, &c, "template-name").await.as_deref(),
         Some("<img src=x onerror=\"window.pwned=1\">Addendum")
     );
     assert_eq!(
-        browser
-            .text(&format!("{c} [data-testid=\"document-version\"]"))
-            .await
-            .as_deref(),
+        field(&browser, &c, "document-version").await.as_deref(),
         Some("Document version <b>v9</b>")
     );
-    let instructions = browser
-        .text(&format!("{c} [data-testid=\"instructions\"]"))
+    let instructions = field(&browser, &c, "instructions")
         .await
         .unwrap_or_default();
     assert!(
