@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""moto's server with two changes: DynamoDB requests are handled one at a time, and a Query
-reads only its page.
+"""moto's server with three changes: DynamoDB requests are handled one at a time, a Query
+reads only its page, and a projected Query copies only what it returns.
 
 moto's DynamoDB handlers are not thread-safe: a conditional PutItem checks and writes in two
 steps, and TransactWriteItems snapshots whole tables, so two requests handled at once can both
@@ -17,14 +17,23 @@ own Query code just the items that page can hold: those of the queried partition
 between Queries until its keys change), from ExclusiveStartKey and the key condition's first
 match on, and when a Limit applies, the Limit plus the one more item moto looks at. moto then
 matches, limits, projects and answers exactly as before. Tables whose sort key is not a string,
-index queries, scans and every other request are untouched. `scripts/test_moto_server.py`
-checks the answers are the same as moto's own.
+index queries, scans and every other request are untouched.
+
+A third, `cheap_reads`, is about cost too: moto deep-copies every item a Query returns and then,
+to project it, converts every attribute of it to Python once per projected name; and it writes
+each attribute value of an answer by walking the ten members of botocore's AttributeValue
+shape. A projected base-table Query here copies and converts only the attributes it returns,
+and a plain string or number value ({"S": ...} / {"N": ...}) is written as it is. Both answers
+are the ones moto gives. `scripts/test_moto_server.py` checks every change's answers are the
+same as moto's own.
 
     python scripts/moto_server.py -H 127.0.0.1 -p 5005
 """
 import argparse
 import bisect
 import contextvars
+import copy
+import types
 import signal
 import sys
 import threading
@@ -38,6 +47,8 @@ from werkzeug.serving import run_simple
 
 # What the base-table Query being answered asks for, while moto's Query code runs.
 _partition = contextvars.ContextVar("partition", default=None)
+# Set while moto answers a projected base-table Query: its results are only read and projected.
+_projected = contextvars.ContextVar("projected", default=False)
 
 # Where a key condition's matches start, in sort order: a bisect of the sorted keys at the
 # condition's value. Key conditions select one contiguous run of the sorted keys.
@@ -187,6 +198,77 @@ def partition_queries() -> None:
     Table._partition_queries = True
 
 
+def cheap_reads() -> None:
+    """Lets a projected base-table Query copy only what it returns, and writes plain string and
+    number values without the shape walk (see the module's docstring)."""
+    import re
+
+    from moto.core.serialize import BaseJSONSerializer
+    from moto.dynamodb.models import table as table_module
+    from moto.dynamodb.models.dynamo_type import Item
+    from moto.dynamodb.models.table import Table
+
+    if getattr(Table, "_cheap_reads", False):
+        return
+    partitioned_query = Table.query
+    original_project = Item.project
+    original_structure = BaseJSONSerializer._serialize_type_structure
+
+    def deepcopy(value, memo=None):
+        # moto copies a Query's results before projecting them; a projection builds new items
+        # from the values it converts, so the copy of a projected base-table Query is not needed.
+        if _projected.get():
+            return list(value)
+        return copy.deepcopy(value, memo)
+
+    # The table module's `copy`: the copy module, but for the one deepcopy above.
+    table_module.copy = types.SimpleNamespace(
+        **{name: getattr(copy, name) for name in dir(copy) if not name.startswith("__")})
+    table_module.copy.deepcopy = deepcopy
+
+    def query(self, hash_key, range_comparison, range_objs, limit, exclusive_start_key,
+              scan_index_forward, projection_expressions, index_name=None, *args, **kwargs):
+        token = _projected.set(bool(projection_expressions) and index_name is None)
+        try:
+            return partitioned_query(self, hash_key, range_comparison, range_objs, limit,
+                                     exclusive_start_key, scan_index_forward,
+                                     projection_expressions, index_name, *args, **kwargs)
+        finally:
+            _projected.reset(token)
+
+    class _Named:
+        """The attributes of an item a projection names, for moto's Item.project."""
+
+        def __init__(self, item, names):
+            self.hash_key = item.hash_key
+            self.range_key = item.range_key
+            self.attrs = {name: item.attrs[name] for name in names if name in item.attrs}
+
+        def to_regular_json(self):
+            return Item.to_regular_json(self)
+
+    def project(self, projection_expressions):
+        names = {expression[0] for expression in projection_expressions}
+        # A name with an index ('list[1]') is looked up by moto under another name.
+        if any(re.search(r"\[\d+\]$", name) for name in names):
+            return original_project(self, projection_expressions)
+        return original_project(_Named(self, names), projection_expressions)
+
+    def structure(self, serialized, value, shape, key):
+        # What the shape walk makes of {"S": text} or {"N": text}: the same one-member map.
+        if key and shape.name == "AttributeValue" and type(value) is dict and len(value) == 1:
+            ((kind, inner),) = value.items()
+            if (kind == "S" or kind == "N") and type(inner) is str:
+                serialized[self.get_serialized_name(shape, key)] = {kind: inner}
+                return
+        original_structure(self, serialized, value, shape, key)
+
+    Table.query = query
+    Item.project = project
+    BaseJSONSerializer._serialize_type_structure = structure
+    Table._cheap_reads = True
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("-H", "--host", default="127.0.0.1")
@@ -194,6 +276,7 @@ def main() -> None:
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     partition_queries()
+    cheap_reads()
 
     backend = DomainDispatcherApplication(create_backend_app)
     lock = threading.Lock()

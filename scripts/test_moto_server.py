@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
-"""Checks that moto_server.partition_queries changes no answer of moto's, only its cost.
+"""Checks that moto_server's read changes (partition_queries, cheap_reads) change no answer of
+moto's, only its cost.
 
-A table of several partitions is read page by page with a spread of Queries (forward and
-backward, key conditions, filters, projections, small and large pages), first by moto as it
-ships and then with the partition reads on; every page, count and LastEvaluatedKey must match.
+A table of several partitions, whose items hold every kind of attribute value, is read page by
+page with a spread of Queries (forward and backward, key conditions, filters, projections of
+top-level, nested and indexed names, small and large pages), and by Scan and GetItem, first by
+moto as it ships and then with the changes on; every answer's body, as sent over the wire,
+must be the same.
 
     .venv/bin/python scripts/test_moto_server.py
 """
+import json
 import os
 import random
 import sys
@@ -30,7 +34,24 @@ QUERIES = [
     {"KeyConditionExpression": "PK = :pk AND begins_with(SK, :p)", "p": "Q#"},
     {"KeyConditionExpression": "PK = :pk", "FilterExpression": "n > :n", "n": 50},
     {"KeyConditionExpression": "PK = :pk", "ProjectionExpression": "SK, n"},
+    {"KeyConditionExpression": "PK = :pk AND begins_with(SK, :p)", "p": "PA#",
+     "ProjectionExpression": "#a, #b", "Names": {"#a": "id", "#b": "account_id"}},
+    {"KeyConditionExpression": "PK = :pk", "ProjectionExpression": "m.a, l[1], ss, b, flag"},
+    {"KeyConditionExpression": "PK = :pk", "ProjectionExpression": "PK, nothing, #e, nul", "Names": {"#e": "empty"}},
+    {"KeyConditionExpression": "PK = :pk", "FilterExpression": "n > :n", "n": 30,
+     "ProjectionExpression": "id, ns, l"},
 ]
+
+
+def bodies(client):
+    """The bodies of the client's answers as sent, decoded, in order."""
+    sent = []
+
+    def keep(response_dict, **_):
+        sent.append(json.loads(response_dict["body"]))
+
+    client.meta.events.register("before-parse.dynamodb.*", keep)
+    return sent
 
 
 def run(client, table):
@@ -54,6 +75,8 @@ def run(client, table):
                     for key in ("FilterExpression", "ProjectionExpression"):
                         if key in query:
                             args[key] = query[key]
+                    if "Names" in query:
+                        args["ExpressionAttributeNames"] = query["Names"]
                     if limit:
                         args["Limit"] = limit
                     start = None
@@ -67,7 +90,51 @@ def run(client, table):
                         start = page.get("LastEvaluatedKey")
                         if not start:
                             break
+    # Scans and GetItems go through the same writing of attribute values.
+    for projection in (None, "SK, m, l, bs"):
+        args = {"TableName": table, "Limit": 50}
+        if projection:
+            args["ProjectionExpression"] = projection
+        start = None
+        for _ in range(100):
+            if start:
+                args["ExclusiveStartKey"] = start
+            page = client.scan(**args)
+            answers.append((page["Items"], page["Count"], page.get("LastEvaluatedKey")))
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                break
+    for item in client.scan(TableName=table, Limit=10)["Items"]:
+        key = {"PK": item["PK"], "SK": item["SK"]}
+        answers.append(client.get_item(TableName=table, Key=key).get("Item"))
+        answers.append(client.get_item(TableName=table, Key=key,
+                                       ProjectionExpression="n, m.b").get("Item"))
     return answers
+
+
+def full_item(rng, pk, sk):
+    """An item of strings and numbers; one in three also holds every other kind of value."""
+    n = rng.randrange(100)
+    item = {
+        "PK": {"S": pk},
+        "SK": {"S": sk},
+        "n": {"N": str(n)},
+        "id": {"S": f"01J{rng.randrange(10**9):09d}"},
+        "account_id": {"S": f"01K{rng.randrange(10**9):09d}"},
+        "empty": {"S": ""},
+    }
+    if n % 3 == 0:
+        item.update({
+            "nul": {"NULL": True},
+            "flag": {"BOOL": n % 2 == 0},
+            "b": {"B": bytes([n, 0, 255])},
+            "m": {"M": {"a": {"S": "é"}, "b": {"N": "1.50"}, "c": {"L": [{"S": "x"}]}}},
+            "l": {"L": [{"S": "first"}, {"N": str(n)}, {"M": {"k": {"BOOL": False}}}]},
+            "ss": {"SS": ["a", "b"]},
+            "ns": {"NS": ["1", "2.5"]},
+            "bs": {"BS": [b"\x00", b"\x01"]},
+        })
+    return item
 
 
 def create_table(client, name):
@@ -92,49 +159,59 @@ def main() -> None:
     rng = random.Random(7)
     for i in range(200):
         prefix = rng.choice(["PA#", "AG#", "Z#", "PA#é", "Q#"])
-        client.put_item(
-            TableName="t",
-            Item={
-                "PK": {"S": f"P#{rng.randrange(3)}"},
-                "SK": {"S": f"{prefix}{rng.randrange(10**6)}"},
-                "n": {"N": str(rng.randrange(100))},
-            },
-        )
+        client.put_item(TableName="t", Item=full_item(
+            rng, f"P#{rng.randrange(3)}", f"{prefix}{rng.randrange(10**6)}"))
+    sent = bodies(client)
     shipped = run(client, "t")
+    shipped_bodies = list(sent)
     # A change between two readings: as many keys of a partition go as come, so only its set
     # of keys changes, not its size; the answers must change with it.
-    more = [f"PA#x{rng.randrange(10**6)}" for _ in range(20)]
+    more = [full_item(rng, "P#1", f"PA#x{rng.randrange(10**6)}") for _ in range(20)]
     gone = client.query(
         TableName="t", KeyConditionExpression="PK = :pk",
         ExpressionAttributeValues={":pk": {"S": "P#1"}})["Items"][:20]
 
     def change(table):
-        for sk in more:
-            client.put_item(TableName=table, Item={"PK": {"S": "P#1"}, "SK": {"S": sk}, "n": {"N": "1"}})
+        for new in more:
+            client.put_item(TableName=table, Item=new)
         for item in gone:
             client.delete_item(TableName=table, Key={"PK": item["PK"], "SK": item["SK"]})
 
     change("t")
+    del sent[:]
     shipped_after = run(client, "t")
-    for sk in more:
-        client.delete_item(TableName="t", Key={"PK": {"S": "P#1"}, "SK": {"S": sk}})
+    shipped_after_bodies = list(sent)
+    for new in more:
+        client.delete_item(TableName="t", Key={"PK": new["PK"], "SK": new["SK"]})
     for item in gone:
         client.put_item(TableName="t", Item=item)
     moto_server.partition_queries()
+    moto_server.cheap_reads()
     # Tables created from here on hold their partitions in moto_server's partition type.
     create_table(client, "u")
     for item in client.scan(TableName="t")["Items"]:
         client.put_item(TableName="u", Item=item)
+    del sent[:]
     patched = run(client, "u") + run(client, "t")
+    patched_bodies = list(sent)
     shipped = shipped + shipped
+    shipped_bodies = shipped_bodies + shipped_bodies
     change("u")
+    del sent[:]
     patched_after = run(client, "u")
+    patched_after_bodies = list(sent)
+    # The wire: table names are the only difference between "t" and "u".
+    for n, (a, b) in enumerate(zip(shipped_bodies, patched_bodies)):
+        assert a == b, f"answer {n} differs on the wire:\n{str(a)[:400]}\n{str(b)[:400]}"
+    assert len(shipped_bodies) == len(patched_bodies), (len(shipped_bodies), len(patched_bodies))
+    assert shipped_after_bodies == patched_after_bodies, "answers differ on the wire after the change"
     assert len(shipped_after) == len(patched_after), (len(shipped_after), len(patched_after))
     assert shipped_after == patched_after, "answers differ after the keys changed"
     assert len(shipped) == len(patched), (len(shipped), len(patched))
     for n, (a, b) in enumerate(zip(shipped, patched)):
-        assert a == b, f"page {n} differs:\n{a}\n{b}"
-    print(f"moto_server.partition_queries: {len(patched)} pages, all equal to moto's own")
+        assert a == b, f"page {n} differs:\n{str(a)[:400]}\n{str(b)[:400]}"
+    print(f"moto_server.partition_queries, cheap_reads: {len(patched_bodies)} answers "
+          "(Query and Scan pages, GetItems), all equal to moto's own on the wire")
 
 
 if __name__ == "__main__":
