@@ -29,11 +29,15 @@ const TARGET_RSS_MB: f64 = 64.0;
 const PROBE_ROUNDS: usize = 5;
 
 const USAGE: &str = "\
-usage: bulk-bench [--accounts N] [--endpoint URL] [--chunk-size N] [--concurrency N]
-                  [--worker-timeout SECS] [--ceiling-puts N] [--job-timeout SECS]
-                  [--bin-dir DIR]
+usage: bulk-bench [--accounts N] [--rounds R] [--endpoint URL] [--chunk-size N]
+                  [--concurrency N] [--worker-timeout SECS] [--ceiling-puts N]
+                  [--job-timeout SECS] [--bin-dir DIR]
 
   --accounts N       provider accounts to seed and create agreements for (default 10000)
+  --rounds R         bulk jobs to run, 1-20 (default 3), each of a new template of the
+                     provider, so each creates N agreements; the ceiling is measured before
+                     the first and after every job, each job's ratio is against the ceilings
+                     on either side of it, and the result is the median ratio
   --endpoint URL     the moto server (default http://127.0.0.1:5005)
   --chunk-size N     the worker's BULK_CHUNK_SIZE, 1-1000 (default: template.yaml's)
   --concurrency N    the worker's BULK_CONCURRENCY, 1-64, and the ceiling loop's requests in
@@ -53,6 +57,7 @@ Build first (the job runs these three functions; --workspace --bins builds them 
 #[derive(Debug)]
 struct Args {
     accounts: usize,
+    rounds: usize,
     endpoint: String,
     overrides: stack::Overrides,
     ceiling_puts: Option<usize>,
@@ -86,6 +91,7 @@ fn number(flag: &str, value: &str, range: std::ops::RangeInclusive<usize>) -> Re
 fn parse_args(raw: impl Iterator<Item = String>) -> Result<Option<Args>> {
     let mut args = Args {
         accounts: 10_000,
+        rounds: 3,
         endpoint: "http://127.0.0.1:5005".into(),
         overrides: stack::Overrides::default(),
         ceiling_puts: None,
@@ -107,6 +113,7 @@ fn parse_args(raw: impl Iterator<Item = String>) -> Result<Option<Args>> {
         };
         match flag.as_str() {
             "--accounts" => args.accounts = number(&flag, &value, 1..=10_000_000)?,
+            "--rounds" => args.rounds = number(&flag, &value, 1..=20)?,
             "--endpoint" => args.endpoint = value,
             "--chunk-size" => args.overrides.chunk_size = Some(number(&flag, &value, 1..=1000)?),
             "--concurrency" => args.overrides.concurrency = Some(number(&flag, &value, 1..=64)?),
@@ -166,17 +173,34 @@ async fn main() -> ExitCode {
     }
 }
 
-/// Everything measured in one run.
-struct Report {
-    accounts: usize,
+/// One bulk job and the ceiling measured after it.
+struct Round {
     job: serde_json::Value,
     elapsed: Duration,
     polls: u64,
     unfinished: Option<String>,
-    ceiling_puts: usize,
-    ceiling_before: Duration,
-    ceiling_after: Duration,
+    /// The requests the job made, through the proxy.
     counts: Counts,
+    ceiling_after: Duration,
+}
+
+impl Round {
+    fn count(&self, field: &str) -> u64 {
+        self.job[field].as_u64().unwrap_or(0)
+    }
+
+    fn rate(&self) -> f64 {
+        self.count("created") as f64 / self.elapsed.as_secs_f64().max(f64::EPSILON)
+    }
+}
+
+/// Everything measured in one run.
+struct Report {
+    accounts: usize,
+    ceiling_puts: usize,
+    /// The ceiling before the first job.
+    ceiling_first: Duration,
+    rounds: Vec<Round>,
     peak_rss_kb: Option<u64>,
     instances: usize,
     probe: ceiling::Probe,
@@ -184,16 +208,55 @@ struct Report {
 }
 
 impl Report {
-    fn count(&self, field: &str) -> u64 {
-        self.job[field].as_u64().unwrap_or(0)
-    }
-
     fn counts_ok(&self) -> bool {
         let n = self.accounts as u64;
-        self.unfinished.is_none()
-            && self.job["status"] == "completed"
-            && self.count("created") == n
-            && self.count("total") == n
+        !self.rounds.is_empty()
+            && self.rounds.iter().all(|r| {
+                r.unfinished.is_none()
+                    && r.job["status"] == "completed"
+                    && r.count("created") == n
+                    && r.count("total") == n
+            })
+    }
+
+    /// The ceiling (PutItem/s) before round `i`, and after it.
+    fn ceilings(&self, i: usize) -> (f64, f64) {
+        let before = match i {
+            0 => self.ceiling_first,
+            _ => self.rounds[i - 1].ceiling_after,
+        };
+        (
+            rate(self.ceiling_puts, before),
+            rate(self.ceiling_puts, self.rounds[i].ceiling_after),
+        )
+    }
+
+    /// Round `i`'s agreements per second over the mean of the ceilings on either side of it.
+    fn ratio(&self, i: usize) -> f64 {
+        let (before, after) = self.ceilings(i);
+        self.rounds[i].rate() / ((before + after) / 2.0).max(f64::EPSILON)
+    }
+
+    /// The median of the rounds' ratios (the lower middle one of an even number).
+    fn median_ratio(&self) -> f64 {
+        let mut ratios: Vec<f64> = (0..self.rounds.len()).map(|i| self.ratio(i)).collect();
+        ratios.sort_by(f64::total_cmp);
+        ratios
+            .get(ratios.len().saturating_sub(1) / 2)
+            .copied()
+            .unwrap_or(0.0)
+    }
+
+    fn created(&self) -> u64 {
+        self.rounds.iter().map(|r| r.count("created")).sum()
+    }
+
+    fn counts(&self) -> Counts {
+        let mut total = Counts::default();
+        for round in &self.rounds {
+            total.add(&round.counts);
+        }
+        total
     }
 }
 
@@ -258,26 +321,96 @@ async fn measure(
 ) -> Result<Report> {
     let n = args.accounts;
     println!("seeding (not timed)...");
-    let seeded = seed::seed(&seed::store(direct.clone(), table)?, n).await?;
+    let store = seed::store(direct.clone(), table)?;
+    let seeded = seed::seed(&store, n).await?;
 
     let proxy = Proxy::start(&args.endpoint).await?;
     let through_proxy = aws_sdk_dynamodb::Client::new(&seed::sdk_config(proxy.url()).await);
     let ceiling_store: Store = seed::store(through_proxy.clone(), ceiling_table)?;
     let ceiling_puts = args.ceiling_puts.unwrap_or(n);
+    let measure_ceiling = |when: String| {
+        let ceiling_store = &ceiling_store;
+        let template = &seeded.template;
+        async move {
+            println!(
+                "ceiling {when}: {ceiling_puts} conditional PutItem, {} in flight...",
+                worker.concurrency
+            );
+            let took =
+                ceiling::ceiling(ceiling_store, template, ceiling_puts, worker.concurrency).await?;
+            println!("  {:.1} PutItem/s", rate(ceiling_puts, took));
+            Ok::<_, Failure>(took)
+        }
+    };
 
-    println!(
-        "ceiling before: {ceiling_puts} conditional PutItem, {} in flight...",
-        worker.concurrency
-    );
-    let ceiling_before = ceiling::ceiling(
+    let ceiling_first = measure_ceiling("before the first job".into()).await?;
+    let mut rss = rss::PeakRss::new(&args.bin_dir.join(stack::WORKER_BINARY));
+    let mut rounds = Vec::with_capacity(args.rounds);
+    for round in 1..=args.rounds {
+        let template = match round {
+            1 => seeded.template.clone(),
+            _ => {
+                seed::template(
+                    &store,
+                    &seeded.template.provider_id,
+                    &format!("round-{round}"),
+                )
+                .await?
+            }
+        };
+        let job = job_round(args, worker, &proxy, table, &template, round, &mut rss).await?;
+        let finished = job.unfinished.is_none();
+        let ceiling_after = measure_ceiling(format!("after job {round}")).await?;
+        rounds.push(Round {
+            ceiling_after,
+            ..job
+        });
+        if !finished {
+            break;
+        }
+    }
+
+    let probe = ceiling::probe(
         &ceiling_store,
+        &seed::store(through_proxy, table)?,
         &seeded.template,
-        ceiling_puts,
-        worker.concurrency,
+        worker.chunk_size,
+        PROBE_ROUNDS,
     )
     .await?;
-    println!("  {:.1} PutItem/s", rate(ceiling_puts, ceiling_before));
+    let table_items = direct
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .ok()
+        .and_then(|d| d.table)
+        .and_then(|t| t.item_count)
+        .and_then(|c| usize::try_from(c).ok())
+        .unwrap_or(0);
+    Ok(Report {
+        accounts: n,
+        ceiling_puts,
+        ceiling_first,
+        rounds,
+        peak_rss_kb: rss.max_kb(),
+        instances: rss.instances(),
+        probe,
+        table_items,
+    })
+}
 
+/// One bulk job on `template` through a local stack of its own, which is stopped before the
+/// ceiling after it is measured (its ceiling is left as a placeholder).
+async fn job_round(
+    args: &Args,
+    worker: &stack::Worker,
+    proxy: &Proxy,
+    table: &str,
+    template: &shared::model::AgreementTemplate,
+    round: usize,
+    rss: &mut rss::PeakRss,
+) -> Result<Round> {
     println!(
         "starting the local stack (functions from {})...",
         args.bin_dir.display()
@@ -301,13 +434,15 @@ async fn measure(
         .iter()
         .filter_map(|q| running.queue_url(q).map(str::to_string))
         .collect();
-    let mut rss = rss::PeakRss::new(&args.bin_dir.join(stack::WORKER_BINARY));
-    println!("bulk job through the local queue (timed)...");
+    println!(
+        "bulk job {round} of {} through the local queue (timed)...",
+        args.rounds
+    );
     let before = proxy.snapshot();
     let job = stack::run_job(
         running.base_url(),
-        seeded.template.id.as_str(),
-        &mut rss,
+        template.id.as_str(),
+        rss,
         args.job_timeout,
         // Long enough for a timed-out chunk to come back and be retried.
         Duration::from_secs(worker.timeout_secs + u64::from(worker.visibility_timeout) + 30),
@@ -321,59 +456,23 @@ async fn measure(
         let _ = sqs.delete_queue().queue_url(queue).send().await;
     }
     let job = job?;
-
-    println!(
-        "ceiling after: {ceiling_puts} conditional PutItem, {} in flight...",
-        worker.concurrency
-    );
-    let ceiling_after = ceiling::ceiling(
-        &ceiling_store,
-        &seeded.template,
-        ceiling_puts,
-        worker.concurrency,
-    )
-    .await?;
-    println!("  {:.1} PutItem/s", rate(ceiling_puts, ceiling_after));
-
-    let probe = ceiling::probe(
-        &ceiling_store,
-        &seed::store(through_proxy, table)?,
-        &seeded.template,
-        worker.chunk_size,
-        PROBE_ROUNDS,
-    )
-    .await?;
-    let table_items = direct
-        .describe_table()
-        .table_name(table)
-        .send()
-        .await
-        .ok()
-        .and_then(|d| d.table)
-        .and_then(|t| t.item_count)
-        .and_then(|c| usize::try_from(c).ok())
-        .unwrap_or(0);
-    Ok(Report {
-        accounts: n,
+    if let Some(reason) = &job.unfinished {
+        println!("  job {round} unfinished ({reason}): no further rounds");
+    }
+    Ok(Round {
         job: job.job,
         elapsed: job.elapsed,
         polls: job.polls,
         unfinished: job.unfinished,
-        ceiling_puts,
-        ceiling_before,
-        ceiling_after,
         counts,
-        peak_rss_kb: rss.max_kb(),
-        instances: rss.instances(),
-        probe,
-        table_items,
+        ceiling_after: Duration::ZERO,
     })
 }
 
 fn print_report(worker: &stack::Worker, r: &Report) {
     let n = r.accounts;
-    let created = r.count("created");
-    let finished = r.unfinished.is_none();
+    let created = r.created();
+    let finished = r.rounds.iter().all(|round| round.unfinished.is_none());
     let judge = |met: bool| verdict(met, created, finished);
     let per = |x: u64| x as f64 / (created.max(1) as f64);
     let per_text = |x: u64| {
@@ -383,16 +482,13 @@ fn print_report(worker: &stack::Worker, r: &Report) {
             format!("{:.4}", per(x))
         }
     };
-    let bulk_rate = created as f64 / r.elapsed.as_secs_f64().max(f64::EPSILON);
-    let before = rate(r.ceiling_puts, r.ceiling_before);
-    let after = rate(r.ceiling_puts, r.ceiling_after);
-    let mean = (before + after) / 2.0;
-    let ratio = bulk_rate / mean.max(f64::EPSILON);
-    let writes = r.counts.dynamodb_writes();
-    let reads = r.counts.dynamodb_reads();
-    let own_reads = reads.saturating_sub(r.polls);
+    let counts = r.counts();
+    let polls: u64 = r.rounds.iter().map(|round| round.polls).sum();
+    let writes = counts.dynamodb_writes();
+    let reads = counts.dynamodb_reads();
+    let own_reads = reads.saturating_sub(polls);
     let ops = |service: Service, keep: fn(&proxy::Operation) -> bool| {
-        r.counts
+        counts
             .0
             .iter()
             .filter(|(op, _)| op.service == service && keep(op))
@@ -418,40 +514,53 @@ fn print_report(worker: &stack::Worker, r: &Report) {
         ),
     );
     line(
-        "job",
+        "ceiling",
         format!(
-            "{}: total {}, created {created}, skipped {}, failed {}",
-            r.job["status"].as_str().unwrap_or("?"),
-            r.job["total"],
-            r.count("skipped"),
-            r.count("failed")
-        ),
-    );
-    match &r.unfinished {
-        None => line(
-            "elapsed (POST to finished_at)",
-            format!("{:.2} s", r.elapsed.as_secs_f64()),
-        ),
-        Some(reason) => line(
-            "elapsed",
-            format!(
-                "{:.2} s: INCOMPLETE ({reason}); rates below are of the part done",
-                r.elapsed.as_secs_f64()
-            ),
-        ),
-    }
-    line("agreements/s", format!("{bulk_rate:.1}"));
-    line(
-        "ceiling PutItem/s",
-        format!(
-            "before {before:.1}, after {after:.1}, mean {mean:.1} ({} puts each, {} in flight)",
+            "{} conditional PutItem from a bare loop, {} in flight, before the first job and after each",
             r.ceiling_puts, worker.concurrency
         ),
     );
+    println!();
+    println!(
+        "  {:<6}{:<40}{:>11}{:>13}{:>17}{:>17}{:>8}",
+        "job", "status", "elapsed s", "agreements/s", "ceiling before", "ceiling after", "ratio"
+    );
+    for (i, round) in r.rounds.iter().enumerate() {
+        let (before, after) = r.ceilings(i);
+        let status = format!(
+            "{} {}/{} (skipped {}, failed {}){}",
+            round.job["status"].as_str().unwrap_or("?"),
+            round.count("created"),
+            round.job["total"],
+            round.count("skipped"),
+            round.count("failed"),
+            if round.unfinished.is_some() {
+                " INCOMPLETE"
+            } else {
+                ""
+            }
+        );
+        println!(
+            "  {:<6}{status:<40}{:>11.2}{:>13.1}{before:>17.1}{after:>17.1}{:>8.3}",
+            i + 1,
+            round.elapsed.as_secs_f64(),
+            round.rate(),
+            r.ratio(i)
+        );
+    }
+    for round in r.rounds.iter().filter(|round| round.unfinished.is_some()) {
+        println!(
+            "  unfinished: {}; its rates are of the part done",
+            round.unfinished.as_deref().unwrap_or("?")
+        );
+    }
+    println!();
+    let ratio = r.median_ratio();
     line(
-        "ratio (bulk / mean ceiling)",
+        "ratio (bulk / ceilings around it)",
         format!(
-            "{ratio:.3}  target >= {TARGET_RATIO}: {}",
+            "{ratio:.3}, the median of {} job(s)  target >= {TARGET_RATIO}: {}",
+            r.rounds.len(),
             judge(ratio >= TARGET_RATIO)
         ),
     );
@@ -472,7 +581,7 @@ fn print_report(worker: &stack::Worker, r: &Report) {
         format!(
             "{own_reads} = {} per agreement (without the bench's {} status polls)",
             per_text(own_reads),
-            r.polls
+            polls
         ),
     );
     line(
@@ -483,7 +592,7 @@ fn print_report(worker: &stack::Worker, r: &Report) {
         "SQS requests",
         format!(
             "{} ({})",
-            r.counts.of_service(Service::Sqs),
+            counts.of_service(Service::Sqs),
             ops(Service::Sqs, |_| true)
         ),
     );
@@ -522,12 +631,12 @@ fn print_report(worker: &stack::Worker, r: &Report) {
         ),
     );
     println!();
-    println!("requests during the job, through the proxy:");
+    println!("requests during the jobs, through the proxy:");
     println!(
         "  {:<10}{:<26}{:>9}{:>8}{:>10}",
         "service", "operation", "requests", "errors", "mean ms"
     );
-    for (op, s) in &r.counts.0 {
+    for (op, s) in &counts.0 {
         let service = match op.service {
             Service::DynamoDb => "DynamoDB",
             Service::Sqs => "SQS",

@@ -119,6 +119,16 @@ impl Counts {
         Counts(out)
     }
 
+    /// Adds what `other` counted.
+    pub fn add(&mut self, other: &Counts) {
+        for (op, more) in &other.0 {
+            let total = self.0.entry(op.clone()).or_default();
+            total.requests += more.requests;
+            total.errors += more.errors;
+            total.time += more.time;
+        }
+    }
+
     fn sum(&self, keep: impl Fn(&Operation) -> bool) -> u64 {
         self.0
             .iter()

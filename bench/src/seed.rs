@@ -87,18 +87,7 @@ pub async fn seed(store: &Store, n: usize) -> Result<Seeded> {
         .create(&provider)
         .await
         .context("writing the provider")?;
-    let input: NewTemplate = serde_json::from_value(serde_json::json!({
-        "name": "Microsoft Customer Agreement", "template_id": "mca",
-        "provider_id": provider.id.as_str(), "document_version": "2024-01",
-        "effective_date": "2024-01-01", "agreement_link": "https://example.com/mca"
-    }))
-    .context("template input")?;
-    let template =
-        AgreementTemplate::create(input, provider.id.clone(), now).context("template")?;
-    store
-        .create(&template)
-        .await
-        .context("writing the template")?;
+    let template = template(store, &provider.id, "2024-01").await?;
 
     // Each batch holds whole (account, provider account) pairs, built when it is sent.
     let pairs_per_batch = BATCH / 2;
@@ -125,6 +114,25 @@ pub async fn seed(store: &Store, n: usize) -> Result<Seeded> {
         .try_collect::<()>()
         .await?;
     Ok(Seeded { template })
+}
+
+/// A new active template of the provider, of document version `version`: each bulk job of the
+/// benchmark presses "Create Agreements" on a template of its own, so every job creates one
+/// agreement per provider account.
+pub async fn template(store: &Store, provider: &Id, version: &str) -> Result<AgreementTemplate> {
+    let input: NewTemplate = serde_json::from_value(serde_json::json!({
+        "name": "Microsoft Customer Agreement", "template_id": "mca",
+        "provider_id": provider.as_str(), "document_version": version,
+        "effective_date": "2024-01-01", "agreement_link": "https://example.com/mca"
+    }))
+    .context("template input")?;
+    let template =
+        AgreementTemplate::create(input, provider.clone(), Instant::now()).context("template")?;
+    store
+        .create(&template)
+        .await
+        .context("writing the template")?;
+    Ok(template)
 }
 
 /// The i-th customer: an account and its provider account of the provider.
