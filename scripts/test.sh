@@ -13,15 +13,22 @@ if command -v rustup >/dev/null 2>&1; then
   rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
 fi
 started=$(scripts/moto.sh start)
-cleanup() { if [ "$started" = started ]; then scripts/moto.sh stop; fi; }
+moto_check=""
+cleanup() {
+  if [ -n "$moto_check" ]; then kill "$moto_check" 2>/dev/null || true; fi
+  if [ "$started" = started ]; then scripts/moto.sh stop; fi
+}
 trap cleanup EXIT
+mkdir -p .local
 
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 echo "==> sam validate --lint"
 .venv/bin/sam validate --lint --template template.yaml
-echo "==> scripts/test_moto_server.py (the local endpoint's partition reads answer as moto does)"
-.venv/bin/python scripts/test_moto_server.py
+# The local endpoint's check runs in-process (moto's mock) beside clippy and the build.
+echo "==> scripts/test_moto_server.py, in the background (the local endpoint's reads answer as moto does)"
+.venv/bin/python scripts/test_moto_server.py >.local/test_moto_server.log 2>&1 &
+moto_check=$!
 echo "==> cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 echo "==> cargo build (the function binaries the local stack runs)"
@@ -33,8 +40,13 @@ if ! command -v chromedriver >/dev/null || ! command -v chromium >/dev/null; the
   $sudo apt-get update
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y chromium chromium-driver
 fi
+echo "==> scripts/test_moto_server.py"
+check_status=0
+wait "$moto_check" || check_status=$?
+moto_check=""
+cat .local/test_moto_server.log
+if [ "$check_status" -ne 0 ]; then exit "$check_status"; fi
 echo "==> cargo test"
-mkdir -p .local
 set +e
 cargo test --workspace --no-fail-fast 2>&1 | tee .local/test.log
 status=${PIPESTATUS[0]}

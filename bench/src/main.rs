@@ -522,7 +522,7 @@ fn print_report(worker: &stack::Worker, r: &Report) {
     );
     println!();
     println!(
-        "  {:<6}{:<40}{:>11}{:>13}{:>17}{:>17}{:>8}",
+        "  {:<6}{:<46}{:>11}{:>13}{:>17}{:>17}{:>8}",
         "job", "status", "elapsed s", "agreements/s", "ceiling before", "ceiling after", "ratio"
     );
     for (i, round) in r.rounds.iter().enumerate() {
@@ -541,7 +541,7 @@ fn print_report(worker: &stack::Worker, r: &Report) {
             }
         );
         println!(
-            "  {:<6}{status:<40}{:>11.2}{:>13.1}{before:>17.1}{after:>17.1}{:>8.3}",
+            "  {:<6}{status:<46}{:>11.2}{:>13.1}{before:>17.1}{after:>17.1}{:>8.3}",
             i + 1,
             round.elapsed.as_secs_f64(),
             round.rate(),
@@ -647,5 +647,71 @@ fn print_report(worker: &stack::Worker, r: &Report) {
             "  {service:<10}{:<26}{:>9}{:>8}{mean_ms:>10.2}",
             op.name, s.requests, s.errors
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round(created: u64, secs: u64, ceiling_secs: u64) -> Round {
+        Round {
+            job: serde_json::json!({"status": "completed", "created": created, "total": created}),
+            elapsed: Duration::from_secs(secs),
+            polls: 0,
+            unfinished: None,
+            counts: Counts::default(),
+            ceiling_after: Duration::from_secs(ceiling_secs),
+        }
+    }
+
+    fn report(ceiling_first_secs: u64, rounds: Vec<Round>) -> Report {
+        Report {
+            accounts: 1000,
+            ceiling_puts: 1000,
+            ceiling_first: Duration::from_secs(ceiling_first_secs),
+            rounds,
+            peak_rss_kb: None,
+            instances: 0,
+            probe: ceiling::Probe {
+                put: Duration::ZERO,
+                chunk_query: Duration::ZERO,
+            },
+            table_items: 0,
+        }
+    }
+
+    #[test]
+    fn each_job_is_compared_with_the_ceilings_on_either_side_of_it() {
+        // Ceilings 100/s, 50/s, 25/s; jobs at 75/s and 30/s.
+        let r = report(10, vec![round(1500, 20, 20), round(900, 30, 40)]);
+        assert_eq!(r.ceilings(0), (100.0, 50.0));
+        assert_eq!(r.ceilings(1), (50.0, 25.0));
+        assert!((r.ratio(0) - 1.0).abs() < 1e-9);
+        assert!((r.ratio(1) - 0.8).abs() < 1e-9);
+        assert_eq!(r.created(), 2400);
+    }
+
+    #[test]
+    fn the_run_ratio_is_the_median_and_the_lower_middle_of_an_even_count() {
+        // Every ceiling 100/s; jobs at 90/s, 50/s, 100/s.
+        let odd = report(
+            10,
+            vec![round(900, 10, 10), round(500, 10, 10), round(1000, 10, 10)],
+        );
+        assert!((odd.median_ratio() - 0.9).abs() < 1e-9);
+        let even = report(10, vec![round(900, 10, 10), round(500, 10, 10)]);
+        assert!((even.median_ratio() - 0.5).abs() < 1e-9);
+        assert_eq!(report(10, vec![]).median_ratio(), 0.0);
+    }
+
+    #[test]
+    fn a_run_is_good_only_when_every_job_created_all() {
+        assert!(report(10, vec![round(1000, 10, 10), round(1000, 10, 10)]).counts_ok());
+        assert!(!report(10, vec![round(1000, 10, 10), round(999, 10, 10)]).counts_ok());
+        let mut unfinished = round(1000, 10, 10);
+        unfinished.unfinished = Some("stalled".into());
+        assert!(!report(10, vec![unfinished]).counts_ok());
+        assert!(!report(10, vec![]).counts_ok());
     }
 }
