@@ -54,6 +54,21 @@ def bodies(client):
     return sent
 
 
+def pages(read, args):
+    """Every page of a Query or Scan, from the first to the one without LastEvaluatedKey."""
+    answers = []
+    start = None
+    for _ in range(1000):
+        if start:
+            args["ExclusiveStartKey"] = start
+        page = read(**args)
+        answers.append((page["Items"], page["Count"], page.get("LastEvaluatedKey")))
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            break
+    return answers
+
+
 def run(client, table):
     answers = []
     for pk in ["P#0", "P#1", "P#2", "P#missing"]:
@@ -79,31 +94,13 @@ def run(client, table):
                         args["ExpressionAttributeNames"] = query["Names"]
                     if limit:
                         args["Limit"] = limit
-                    start = None
-                    for _ in range(1000):
-                        if start:
-                            args["ExclusiveStartKey"] = start
-                        page = client.query(**args)
-                        answers.append(
-                            (page["Items"], page["Count"], page.get("LastEvaluatedKey"))
-                        )
-                        start = page.get("LastEvaluatedKey")
-                        if not start:
-                            break
+                    answers += pages(client.query, args)
     # Scans and GetItems go through the same writing of attribute values.
     for projection in (None, "SK, m, l, bs"):
         args = {"TableName": table, "Limit": 50}
         if projection:
             args["ProjectionExpression"] = projection
-        start = None
-        for _ in range(100):
-            if start:
-                args["ExclusiveStartKey"] = start
-            page = client.scan(**args)
-            answers.append((page["Items"], page["Count"], page.get("LastEvaluatedKey")))
-            start = page.get("LastEvaluatedKey")
-            if not start:
-                break
+        answers += pages(client.scan, args)
     for item in client.scan(TableName=table, Limit=10)["Items"]:
         key = {"PK": item["PK"], "SK": item["SK"]}
         answers.append(client.get_item(TableName=table, Key=key).get("Item"))
