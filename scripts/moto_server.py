@@ -33,10 +33,10 @@ import argparse
 import bisect
 import contextvars
 import copy
-import types
 import signal
 import sys
 import threading
+import types
 
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
