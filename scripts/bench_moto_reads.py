@@ -21,20 +21,10 @@ from moto import mock_aws
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import moto_server  # noqa: E402
+from test_moto_server import create_table  # noqa: E402  (the check's table: PK, SK strings)
 
 PROVIDER = "01JABCDEFGHJKMNPQRSTVWXYZ0"
 CHUNK = 1000
-
-
-def create_table(client, name):
-    client.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"},
-                   {"AttributeName": "SK", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": "PK", "AttributeType": "S"},
-                              {"AttributeName": "SK", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
 
 
 def provider_account(i):
