@@ -6,16 +6,15 @@ use std::collections::HashMap;
 use integration_tests::bulk::{customers, delete, receive, Customers};
 use integration_tests::workspace_root;
 use shared::connectors::Unconfigured;
+use shared::entrypoints::sqs::handle_batch;
 use shared::model::{
-    Actor, AgreementFilter, AgreementSource, BulkJobView, JobStatus, Principal, ProviderAccount,
-    TemplateState,
+    Actor, AgreementFilter, AgreementSource, BulkJobView, JobStatus, Principal, TemplateState,
 };
 use shared::services::agreements::{insert_agreement, list_agreements, AgreementRequest};
-use shared::services::bulk::{get_bulk_job, start_create_agreements, BulkSettings};
+use shared::services::jobs::create_agreements::start_create_agreements;
+use shared::services::jobs::{get_bulk_job, JobSettings};
 use shared::services::templates::set_template_state;
 use shared::services::PageRequest;
-use shared::sqs::handle_batch;
-use shared::store::keys;
 
 fn staff() -> Principal {
     Principal::Staff {
@@ -78,7 +77,7 @@ async fn assert_one_agreement_each(c: &Customers, n: usize) {
 async fn drive<F, Fut>(
     c: &Customers,
     job_id: &str,
-    settings: BulkSettings,
+    settings: JobSettings,
     mut between: F,
 ) -> BulkJobView
 where
@@ -119,10 +118,10 @@ async fn duplicate_and_concurrent_deliveries_create_each_agreement_once_and_coun
     let c = customers(250).await;
     let started = start(&c).await;
     assert_eq!(started.status, JobStatus::Queued);
-    let settings = BulkSettings {
+    let settings = JobSettings {
         chunk_size: 40,
         concurrency: 8,
-        ..BulkSettings::default()
+        ..JobSettings::default()
     };
     let done = drive(&c, started.id.as_str(), settings, |_| async {}).await;
     assert_eq!(counts(&done), (JobStatus::Completed, Some(250), 250, 0, 0));
@@ -134,7 +133,7 @@ async fn duplicate_and_concurrent_deliveries_create_each_agreement_once_and_coun
 async fn one_message_goes_on_through_the_following_chunks_within_its_time_budget() {
     let c = customers(130).await;
     let started = start(&c).await;
-    let settings = BulkSettings {
+    let settings = JobSettings {
         chunk_size: 20,
         concurrency: 8,
         time_budget: std::time::Duration::from_secs(60),
@@ -168,7 +167,7 @@ async fn duplicate_deliveries_of_messages_that_go_on_past_their_chunk_count_exac
     let c = customers(150).await;
     let started = start(&c).await;
     // A budget that runs out after a chunk or two, so messages both go on and hand on.
-    let settings = BulkSettings {
+    let settings = JobSettings {
         chunk_size: 20,
         concurrency: 4,
         time_budget: std::time::Duration::from_millis(30),
@@ -186,19 +185,14 @@ async fn a_chunk_half_written_by_a_dead_worker_is_counted_once() {
     let stored: shared::model::BulkJob = c
         .ctx
         .store
-        .get_entity(keys::job, &started.id)
+        .by_id(&started.id)
         .await
         .expect("read")
         .expect("job");
     let (first_chunk, _) = c
         .ctx
         .store
-        .chunk::<ProviderAccount>(
-            &keys::provider(&c.provider.id),
-            keys::PROVIDER_ACCOUNT_PREFIX,
-            None,
-            25,
-        )
+        .provider_account_chunk(&c.provider.id, "a test's", "", 25)
         .await
         .expect("chunk");
     for pa in &first_chunk {
@@ -214,10 +208,10 @@ async fn a_chunk_half_written_by_a_dead_worker_is_counted_once() {
             .await
             .expect("half-written agreement");
     }
-    let settings = BulkSettings {
+    let settings = JobSettings {
         chunk_size: 50,
         concurrency: 8,
-        ..BulkSettings::default()
+        ..JobSettings::default()
     };
     let done = drive(&c, started.id.as_str(), settings, |_| async {}).await;
     assert_eq!(counts(&done), (JobStatus::Completed, Some(120), 120, 0, 0));
@@ -241,12 +235,8 @@ async fn accounts_with_an_open_agreement_are_skipped() {
             .expect("existing agreement");
     }
     let started = start(&c).await;
-    let done = drive(
-        &c,
-        started.id.as_str(),
-        BulkSettings::default(),
-        |_| async {},
-    )
+    let done = drive(&c, started.id.as_str(), JobSettings::default(), |_| async {
+    })
     .await;
     assert_eq!(counts(&done), (JobStatus::Completed, Some(60), 50, 10, 0));
     assert!(agreements_by_account(&c).await.values().all(|n| *n == 1));
@@ -256,10 +246,10 @@ async fn accounts_with_an_open_agreement_are_skipped() {
 async fn a_template_deactivated_mid_job_stops_it_failed_with_the_counts_so_far() {
     let c = customers(200).await;
     let started = start(&c).await;
-    let settings = BulkSettings {
+    let settings = JobSettings {
         chunk_size: 50,
         concurrency: 8,
-        ..BulkSettings::default()
+        ..JobSettings::default()
     };
     let store = c.ctx.store.clone();
     let template = c.template.id.to_string();
@@ -293,10 +283,10 @@ async fn a_deactivation_stops_a_chunk_while_it_writes() {
     // in, and the chunk's own periodic re-read of the template has to stop it.
     let c = customers(600).await;
     let started = start(&c).await;
-    let settings = BulkSettings {
+    let settings = JobSettings {
         chunk_size: 600,
         concurrency: 1,
-        ..BulkSettings::default()
+        ..JobSettings::default()
     };
     let (event, receipts) = receive(&c.queue_url).await;
     assert_eq!(event.records.len(), 1);
@@ -375,7 +365,7 @@ async fn the_poison_fixture_is_reported_message_by_message() {
         .iter()
         .map(|r| r.message_id.clone().unwrap_or_default())
         .collect();
-    let response = handle_batch(&c.ctx, &Unconfigured, BulkSettings::default(), event).await;
+    let response = handle_batch(&c.ctx, &Unconfigured, JobSettings::default(), event).await;
     let failed: Vec<String> = response
         .batch_item_failures
         .iter()

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use integration_tests::{fixtures, fresh_context, workspace_root};
 use lambda_http::{Body, Request, Response};
-use shared::http::routes::{accounts, agreements, providers, templates};
-use shared::http::{dispatch, Reply};
+use shared::entrypoints::http::handlers::{accounts, agreements, providers, templates};
+use shared::entrypoints::http::{dispatch, Reply};
 use shared::{AppContext, ServiceResult};
 
 fn event(name: &str) -> Request {
@@ -203,11 +203,11 @@ async fn with_queue(ctx: Arc<AppContext>) -> (Arc<AppContext>, String) {
 
 #[tokio::test]
 async fn provider_account_and_bulk_fixtures() {
-    use shared::http::routes::bulk;
+    use shared::entrypoints::http::handlers::{bulk_jobs, provider_accounts};
 
     let (_, r) = run(
         "create-provider-account",
-        bulk::create_provider_account,
+        provider_accounts::create_provider_account,
         false,
     )
     .await;
@@ -220,7 +220,7 @@ async fn provider_account_and_bulk_fixtures() {
 
     let (ctx, r) = run(
         "import-provider-accounts",
-        bulk::import_provider_accounts,
+        provider_accounts::import_provider_accounts,
         false,
     )
     .await;
@@ -229,7 +229,7 @@ async fn provider_account_and_bulk_fixtures() {
     assert_eq!(body(&r)["failed"][0]["row"], 3);
 
     let r = dispatch(
-        bulk::list_provider_accounts,
+        provider_accounts::list_provider_accounts,
         ctx.clone(),
         event("list-provider-accounts"),
     )
@@ -239,7 +239,7 @@ async fn provider_account_and_bulk_fixtures() {
 
     let (ctx, queue_url) = with_queue(ctx).await;
     let r = dispatch(
-        bulk::create_agreements,
+        bulk_jobs::create_agreements,
         ctx.clone(),
         event("create-agreements"),
     )
@@ -263,7 +263,7 @@ async fn provider_account_and_bulk_fixtures() {
         .unwrap_or_default();
     assert_eq!(queued.len(), 1);
     sqs_event.records[0].body = queued[0].body.clone();
-    let response = shared::sqs::handle_batch(
+    let response = shared::entrypoints::sqs::handle_batch(
         &ctx,
         &shared::connectors::Unconfigured,
         Default::default(),
@@ -276,7 +276,7 @@ async fn provider_account_and_bulk_fixtures() {
     let get = event("get-bulk-job");
     let params = std::collections::HashMap::from([("id".to_string(), job_id.clone())]);
     let get = lambda_http::RequestExt::with_path_parameters(get, params);
-    let r = dispatch(bulk::get_bulk_job, ctx, get).await;
+    let r = dispatch(bulk_jobs::get_bulk_job, ctx, get).await;
     assert_status("get-bulk-job", &r, 200);
     assert_eq!(body(&r)["status"], "completed");
     // Both provider accounts are the fixture account's: one agreement, one skip.
@@ -287,7 +287,7 @@ async fn provider_account_and_bulk_fixtures() {
 
 #[tokio::test]
 async fn portal_fixtures() {
-    use shared::http::routes::portal;
+    use shared::entrypoints::http::handlers::portal;
 
     let (_, r) = run("list-portal-agreements", portal::list_own_agreements, true).await;
     assert_status("list-portal-agreements", &r, 200);
@@ -333,9 +333,14 @@ async fn seed_contract(ctx: &AppContext) {
 
 #[tokio::test]
 async fn billing_contract_fixtures() {
-    use shared::http::routes::contracts;
+    use shared::entrypoints::http::handlers::billing_contracts;
 
-    let (_, r) = run("create-billing-contract", contracts::create_contract, false).await;
+    let (_, r) = run(
+        "create-billing-contract",
+        billing_contracts::create_contract,
+        false,
+    )
+    .await;
     assert_status("create-billing-contract", &r, 201);
     assert_eq!(body(&r)["agreement_ids"], serde_json::json!([]));
 
@@ -343,7 +348,7 @@ async fn billing_contract_fixtures() {
     fixtures::seed(&ctx, true).await;
     seed_contract(&ctx).await;
     let r = dispatch(
-        contracts::tag_agreement,
+        billing_contracts::tag_agreement,
         ctx.clone(),
         event("tag-agreement"),
     )
@@ -355,7 +360,7 @@ async fn billing_contract_fixtures() {
     );
 
     let r = dispatch(
-        contracts::get_contract,
+        billing_contracts::get_contract,
         ctx.clone(),
         event("get-billing-contract"),
     )
@@ -378,7 +383,7 @@ async fn billing_contract_fixtures() {
     );
 
     let r = dispatch(
-        contracts::untag_agreement,
+        billing_contracts::untag_agreement,
         ctx.clone(),
         event("untag-agreement"),
     )
@@ -394,7 +399,7 @@ async fn provisioning_sync_and_schedule_fixtures() {
     use local_stack::fake_partner_center::{self as fake, FakePartnerCenter};
     use shared::connectors::partner_center::{PartnerCenterClient, PartnerCenterConfig};
     use shared::connectors::Connector;
-    use shared::http::routes::sync;
+    use shared::entrypoints::http::handlers::provisioning;
 
     let pc = FakePartnerCenter::start()
         .await
@@ -427,7 +432,7 @@ async fn provisioning_sync_and_schedule_fixtures() {
     let ctx = Arc::new(ctx);
 
     let r = dispatch(
-        sync::provision_account,
+        provisioning::provision_account,
         ctx.clone(),
         event("provision-account"),
     )
@@ -439,13 +444,18 @@ async fn provisioning_sync_and_schedule_fixtures() {
         1
     );
 
-    let r = dispatch(sync::sync_provider, ctx.clone(), event("sync-provider")).await;
+    let r = dispatch(
+        providers::sync_provider,
+        ctx.clone(),
+        event("sync-provider"),
+    )
+    .await;
     assert_status("sync-provider", &r, 202);
 
     let text = std::fs::read_to_string(workspace_root().join("events/scheduled-sync.json"))
         .expect("fixture");
     let schedule: serde_json::Value = serde_json::from_str(&text).expect("JSON");
-    let queued = shared::schedule::handle_schedule(&ctx, &schedule)
+    let queued = shared::entrypoints::schedule::handle_schedule(&ctx, &schedule)
         .await
         .expect("scheduled sync");
     assert_eq!(

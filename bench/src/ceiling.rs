@@ -3,22 +3,17 @@
 
 use std::time::{Duration, Instant as Clock};
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use futures::stream::{self, StreamExt};
 use shared::model::{
     Actor, Agreement, AgreementSource, AgreementTemplate, HistoryAction, HistoryEvent, Id, Instant,
 };
-use shared::services::agreements::HISTORY;
-use shared::store::{keys, Store};
+use shared::store::Store;
 
 use crate::error::{Context, Failure, Result};
 
 /// A fresh agreement item of `template`, as the bulk worker writes it: a pending agreement with
 /// its job and provider account, and its first history event in the same item.
-fn agreement_item(
-    template: &AgreementTemplate,
-    job: &Id,
-) -> Result<(Agreement, Vec<(&'static str, AttributeValue)>)> {
+fn agreement_item(template: &AgreementTemplate, job: &Id) -> Result<(Agreement, HistoryEvent)> {
     let mut agreement = Agreement::pending(
         Id::generate(),
         template,
@@ -38,16 +33,15 @@ fn agreement_item(
         Actor::system(&format!("bulk job {job}")),
         AgreementSource::Bulk,
     );
-    let history = serde_dynamo::to_attribute_value(vec![event]).context("history event")?;
-    Ok((agreement, vec![(HISTORY, history)]))
+    Ok((agreement, event))
 }
 
 /// One conditional PutItem of a new agreement item: the very request the worker sends
 /// (`attribute_not_exists(PK)`, ALL_OLD on a failed condition).
 async fn put_one(store: &Store, template: &AgreementTemplate, job: &Id) -> Result<()> {
-    let (agreement, extra) = agreement_item(template, job)?;
+    let (agreement, event) = agreement_item(template, job)?;
     let existing: Option<Agreement> = store
-        .create_or_existing(&agreement, extra)
+        .put_agreement_in_slot(&agreement, &[event])
         .await
         .context("ceiling PutItem")?;
     match existing {
@@ -89,7 +83,7 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 
 /// Times `rounds` single PutItems of agreement items into `put_store`, and `rounds` single
 /// Queries of one chunk of the provider's accounts in `chunk_store`, as the worker reads them
-/// (the same request: `Store::chunk_of` with the worker's attributes).
+/// (the same request: `Store::provider_account_chunk`).
 pub async fn probe(
     put_store: &Store,
     chunk_store: &Store,
@@ -100,7 +94,6 @@ pub async fn probe(
     let job = Id::generate();
     let mut puts = Vec::with_capacity(rounds);
     let mut queries = Vec::with_capacity(rounds);
-    let partition = keys::provider(&template.provider_id);
     for _ in 0..rounds {
         let started = Clock::now();
         put_one(put_store, template, &job).await?;
@@ -108,13 +101,7 @@ pub async fn probe(
 
         let started = Clock::now();
         chunk_store
-            .chunk_of::<serde_json::Value>(
-                &partition,
-                keys::PROVIDER_ACCOUNT_PREFIX,
-                None,
-                chunk_size,
-                shared::services::bulk::CHUNK_ATTRIBUTES,
-            )
+            .provider_account_chunk(&template.provider_id, "probe", "", chunk_size)
             .await
             .map_err(|e| Failure::new(format!("probe Query: {e}")))?;
         queries.push(started.elapsed());

@@ -8,7 +8,7 @@ use local_stack::template::Template;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use shared::model::Instant;
-use shared::services::bulk::BulkSettings;
+use shared::services::jobs::JobSettings;
 
 use crate::error::{Context, Failure, Result};
 use crate::rss::PeakRss;
@@ -110,7 +110,7 @@ pub fn worker(template_path: &Path, asked: Overrides) -> Result<Worker> {
         .queue(&event.queue)
         .and_then(|q| q.visibility_timeout)
         .unwrap_or(30);
-    let defaults = BulkSettings::default();
+    let defaults = JobSettings::default();
     let own_chunk = setting(&template, &logical_id, CHUNK_SIZE, defaults.chunk_size)?;
     let own_concurrency = setting(&template, &logical_id, CONCURRENCY, defaults.concurrency)?;
     let chunk_size = asked.chunk_size.unwrap_or(own_chunk);

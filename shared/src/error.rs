@@ -1,6 +1,16 @@
-//! The one error type at the service boundary; every variant has exactly one HTTP status.
+//! The one error type at the service boundary: what went wrong, in the domain's words, with the
+//! cause kept as the error's `source` so that a log line shows the whole chain. Which HTTP status
+//! and problem `code` each variant answers is the HTTP entrypoint's business.
 
-use http::StatusCode;
+use std::error::Error as StdError;
+use std::fmt;
+
+use crate::connectors::ConnectorError;
+use crate::queue::SendError;
+use crate::store::StoreError;
+
+/// Any error, as a cause.
+pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -24,12 +34,27 @@ pub enum ServiceError {
     PayloadTooLarge(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
-    /// A provider's API (e.g. Partner Center) failed or refused; nothing was written.
-    #[error("{0}")]
-    ProviderFailed(String),
-    /// Something failed that the caller cannot fix; the text is logged, never sent.
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// A provider's API (e.g. Partner Center) failed or refused; nothing was written. `detail`
+    /// is what the caller may read; the provider's own error is the source.
+    #[error("{detail}")]
+    ProviderFailed {
+        detail: String,
+        #[source]
+        source: ConnectorError,
+    },
+    /// The table could not be read or written.
+    #[error("the table could not be read or written")]
+    Store(#[source] StoreError),
+    /// The bulk queue refused a message.
+    #[error("the bulk queue refused a message")]
+    Queue(#[from] SendError),
+    /// Something failed that the caller cannot fix; logged, never sent.
+    #[error("{context}")]
+    Internal {
+        context: String,
+        #[source]
+        source: Option<BoxError>,
+    },
 }
 
 impl ServiceError {
@@ -40,62 +65,64 @@ impl ServiceError {
         }
     }
 
-    pub fn internal(source: impl std::fmt::Display) -> Self {
-        ServiceError::Internal(source.to_string())
-    }
-
-    pub fn status(&self) -> StatusCode {
-        match self {
-            ServiceError::Validation(_) => StatusCode::BAD_REQUEST,
-            ServiceError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            ServiceError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
-            ServiceError::Conflict { .. } => StatusCode::CONFLICT,
-            ServiceError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
-            ServiceError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ServiceError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ServiceError::ProviderFailed(_) => StatusCode::BAD_GATEWAY,
-            ServiceError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    /// An internal failure with no deeper cause (a broken invariant, a missing setting).
+    pub fn internal(context: impl Into<String>) -> Self {
+        ServiceError::Internal {
+            context: context.into(),
+            source: None,
         }
     }
 
-    /// The stable machine word of the contract's problem documents.
-    pub fn code(&self) -> &'static str {
-        match self {
-            ServiceError::Validation(_) => "validation_failed",
-            ServiceError::Unauthorized(_) => "unauthorized",
-            ServiceError::Forbidden(_) => "forbidden",
-            ServiceError::NotFound(_) => "not_found",
-            ServiceError::Conflict { .. } => "conflict",
-            ServiceError::PreconditionFailed(_) => "precondition_failed",
-            ServiceError::PayloadTooLarge(_) => "payload_too_large",
-            ServiceError::UnsupportedMediaType(_) => "unsupported_media_type",
-            ServiceError::ProviderFailed(_) => "provider_failed",
-            ServiceError::Internal(_) => "internal",
+    /// An internal failure caused by `source`.
+    pub fn because(context: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        ServiceError::Internal {
+            context: context.into(),
+            source: Some(source.into()),
         }
     }
 
-    /// What the caller may read: a 5xx says nothing of its cause.
-    pub fn public_detail(&self) -> String {
-        match self {
-            ServiceError::Internal(_) => {
-                "The request could not be completed; it is safe to retry.".to_string()
-            }
-            other => other.to_string(),
-        }
+    /// Whether the caller's request is at fault (as opposed to this system or a dependency).
+    pub fn is_callers(&self) -> bool {
+        !matches!(
+            self,
+            ServiceError::ProviderFailed { .. }
+                | ServiceError::Store(_)
+                | ServiceError::Queue(_)
+                | ServiceError::Internal { .. }
+        )
     }
 }
 
 pub type ServiceResult<T> = Result<T, ServiceError>;
+
+/// Shows an error with every cause after it: `outer: cause: root cause`.
+pub struct Chain<'a>(pub &'a (dyn StdError + 'static));
+
+impl fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut next = self.0.source();
+        while let Some(cause) = next {
+            write!(f, ": {cause}")?;
+            next = cause.source();
+        }
+        Ok(())
+    }
+}
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn internal_detail_is_never_public() {
-        let e = ServiceError::internal("DynamoDB said: ResourceNotFoundException arn:aws:...");
-        assert_eq!(e.status(), StatusCode::INTERNAL_SERVER_ERROR);
-        assert!(!e.public_detail().contains("DynamoDB"));
+    fn the_chain_keeps_every_cause() {
+        let root = std::io::Error::other("connection reset");
+        let e = ServiceError::because("reading the agreement", root);
+        assert_eq!(
+            Chain(&e).to_string(),
+            "reading the agreement: connection reset"
+        );
+        assert!(!e.is_callers());
+        assert!(ServiceError::NotFound("x".into()).is_callers());
     }
 }

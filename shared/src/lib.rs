@@ -1,16 +1,15 @@
-//! The agreements domain crate: model, services, the DynamoDB store and the HTTP/SQS entrypoints
-//! that every function of the workspace shares.
+//! The agreements domain crate: model (no I/O) → services → store (DynamoDB), the provider
+//! connectors, and the entrypoints (HTTP, SQS, schedule) that every function of the workspace
+//! shares. docs/architecture.md maps it.
 
 pub mod config;
+pub mod connectors;
+pub mod entrypoints;
 pub mod error;
-pub mod http;
 pub mod model;
 pub mod queue;
-pub mod schedule;
 pub mod services;
-pub mod sqs;
 pub mod store;
 
 pub use config::AppContext;
 pub use error::{ServiceError, ServiceResult};
-pub mod connectors;

@@ -1,137 +1,112 @@
-//! The bulk queue: the versioned message the worker reads, and the one place that sends it.
+//! The bulk queue: the one typed message the worker reads, a variant per kind of work, and the
+//! one place that sends it.
 
 use serde::{Deserialize, Serialize};
 
-pub const CREATE_AGREEMENTS: &str = "create_agreements";
-pub const SYNC_PROVIDER: &str = "sync_provider";
-pub const ATTEST_AGREEMENT: &str = "attest_agreement";
+use crate::model::{BulkJob, JobKind};
+
+/// The version of the message format this code writes and reads.
 pub const SCHEMA: u32 = 1;
 
-/// Every message the worker understands.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum QueueMessage {
-    /// A chunk of a job: "Create Agreements" on a template, or a provider sync.
-    Job(BulkMessage),
-    /// Attest one accepted agreement to its provider.
-    Attest(AttestMessage),
-}
-
-/// `{"kind":"attest_agreement","schema":1,"agreement_id":…}`
+/// Every message of the bulk queue: `{"kind": …, "schema": 1, …}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AttestMessage {
-    pub kind: String,
-    pub schema: u32,
-    pub agreement_id: String,
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum JobMessage {
+    /// A chunk of a "Create Agreements" job on a template.
+    CreateAgreements {
+        schema: u32,
+        job_id: String,
+        template_id: String,
+        cursor: Option<String>,
+    },
+    /// A page of a provider sync job.
+    SyncProvider {
+        schema: u32,
+        job_id: String,
+        provider_id: String,
+        cursor: Option<String>,
+    },
+    /// The attestation of one accepted agreement to its provider.
+    AttestAgreement { schema: u32, agreement_id: String },
 }
 
-impl AttestMessage {
-    pub fn new(agreement_id: &str) -> Self {
-        AttestMessage {
-            kind: ATTEST_AGREEMENT.into(),
-            schema: SCHEMA,
-            agreement_id: agreement_id.into(),
-        }
-    }
-}
+/// The kinds a message may name, as written on the wire.
+const KINDS: [&str; 3] = ["create_agreements", "sync_provider", "attest_agreement"];
 
-/// `{"kind":"create_agreements","schema":1,"job_id":…,"template_id":…,"cursor":…|null}`, or
-/// `{"kind":"sync_provider","schema":1,"job_id":…,"provider_id":…,"cursor":…|null}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BulkMessage {
-    pub kind: String,
-    pub schema: u32,
-    pub job_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub template_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub provider_id: Option<String>,
-    pub cursor: Option<String>,
-}
-
-impl BulkMessage {
+impl JobMessage {
     pub fn create_agreements(job_id: &str, template_id: &str, cursor: Option<String>) -> Self {
-        BulkMessage {
-            kind: CREATE_AGREEMENTS.into(),
+        JobMessage::CreateAgreements {
             schema: SCHEMA,
             job_id: job_id.into(),
-            template_id: Some(template_id.into()),
-            provider_id: None,
+            template_id: template_id.into(),
             cursor,
         }
     }
 
     pub fn sync_provider(job_id: &str, provider_id: &str, cursor: Option<String>) -> Self {
-        BulkMessage {
-            kind: SYNC_PROVIDER.into(),
+        JobMessage::SyncProvider {
             schema: SCHEMA,
             job_id: job_id.into(),
-            template_id: None,
-            provider_id: Some(provider_id.into()),
+            provider_id: provider_id.into(),
             cursor,
+        }
+    }
+
+    pub fn attest_agreement(agreement_id: &str) -> Self {
+        JobMessage::AttestAgreement {
+            schema: SCHEMA,
+            agreement_id: agreement_id.into(),
+        }
+    }
+
+    /// The message that carries a job on from `cursor` (None: its first chunk).
+    pub fn chunk_of(job: &BulkJob, cursor: Option<String>) -> Self {
+        match (job.kind, &job.template_id) {
+            (JobKind::CreateAgreements, Some(t)) => {
+                Self::create_agreements(job.id.as_str(), t.as_str(), cursor)
+            }
+            _ => Self::sync_provider(job.id.as_str(), job.provider_id.as_str(), cursor),
         }
     }
 }
 
 /// Why a message body cannot be processed, ever: it goes to the dead-letter queue.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum MessageError {
-    #[error("the message is not JSON of the expected shape: {0}")]
-    Malformed(String),
+    #[error("the message is not JSON of the expected shape")]
+    Malformed(#[source] serde_json::Error),
+    #[error("the message has no `{0}`")]
+    Missing(&'static str),
     #[error("unknown message kind `{0}`")]
     UnknownKind(String),
     #[error("unknown schema {1} of kind `{0}`")]
     UnknownSchema(String, u64),
 }
 
-/// Reads a message body; the kind and schema are checked before the fields, so a message of a
-/// newer schema is named as such rather than as malformed.
-pub fn parse(body: &str) -> Result<QueueMessage, MessageError> {
-    let value: serde_json::Value =
-        serde_json::from_str(body).map_err(|e| MessageError::Malformed(e.to_string()))?;
+/// Reads a message body. The kind and schema are checked before the fields, so a message of a
+/// newer schema or an unknown kind is named as such rather than as malformed.
+pub fn parse(body: &str) -> Result<JobMessage, MessageError> {
+    let value: serde_json::Value = serde_json::from_str(body).map_err(MessageError::Malformed)?;
     let kind = value
         .get("kind")
         .and_then(|k| k.as_str())
-        .ok_or_else(|| MessageError::Malformed("no `kind`".into()))?
-        .to_string();
-    if ![CREATE_AGREEMENTS, SYNC_PROVIDER, ATTEST_AGREEMENT].contains(&kind.as_str()) {
-        return Err(MessageError::UnknownKind(kind));
+        .ok_or(MessageError::Missing("kind"))?;
+    if !KINDS.contains(&kind) {
+        return Err(MessageError::UnknownKind(kind.to_string()));
     }
     let schema = value
         .get("schema")
         .and_then(|s| s.as_u64())
-        .ok_or_else(|| MessageError::Malformed("no numeric `schema`".into()))?;
+        .ok_or(MessageError::Missing("schema"))?;
     if schema != u64::from(SCHEMA) {
-        return Err(MessageError::UnknownSchema(kind, schema));
+        return Err(MessageError::UnknownSchema(kind.to_string(), schema));
     }
-    let malformed = |e: serde_json::Error| MessageError::Malformed(e.to_string());
-    if kind == ATTEST_AGREEMENT {
-        return serde_json::from_value(value)
-            .map(QueueMessage::Attest)
-            .map_err(malformed);
-    }
-    let job: BulkMessage = serde_json::from_value(value).map_err(malformed)?;
-    let named = match job.kind.as_str() {
-        CREATE_AGREEMENTS => job.template_id.is_some() && job.provider_id.is_none(),
-        _ => job.provider_id.is_some() && job.template_id.is_none(),
-    };
-    if !named {
-        return Err(MessageError::Malformed(format!(
-            "a `{kind}` message names {}",
-            if kind == CREATE_AGREEMENTS {
-                "a template_id"
-            } else {
-                "a provider_id"
-            }
-        )));
-    }
-    Ok(QueueMessage::Job(job))
+    serde_json::from_value(value).map_err(MessageError::Malformed)
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("the bulk queue refused the message: {0}")]
-pub struct SendError(String);
+#[error("the bulk queue refused the message")]
+pub struct SendError(#[source] Box<dyn std::error::Error + Send + Sync>);
 
 /// The bulk queue, for the functions allowed to send to it.
 #[derive(Clone, Debug)]
@@ -148,22 +123,15 @@ impl BulkQueue {
         }
     }
 
-    pub async fn send<M: Serialize>(&self, message: &M) -> Result<(), SendError> {
-        let body = serde_json::to_string(message).map_err(|e| SendError(e.to_string()))?;
+    pub async fn send(&self, message: &JobMessage) -> Result<(), SendError> {
+        let body = serde_json::to_string(message).map_err(|e| SendError(Box::new(e)))?;
         self.client
             .send_message()
             .queue_url(&self.url)
             .message_body(body)
             .send()
             .await
-            .map_err(|e| {
-                use aws_sdk_sqs::error::ProvideErrorMetadata;
-                SendError(format!(
-                    "{}: {}",
-                    e.code().unwrap_or("unknown"),
-                    e.message().unwrap_or_default()
-                ))
-            })?;
+            .map_err(|e| SendError(Box::new(e)))?;
         Ok(())
     }
 }
@@ -172,17 +140,22 @@ impl BulkQueue {
 mod tests {
     use super::*;
 
+    fn round_trip(m: JobMessage) {
+        let text = serde_json::to_string(&m).expect("serialises");
+        assert_eq!(parse(&text).expect("parses"), m, "{text}");
+    }
+
     #[test]
     fn messages_round_trip() {
-        let m = BulkMessage::create_agreements("j", "t", Some("c".into()));
-        let text = serde_json::to_string(&m).expect("serialises");
-        assert_eq!(parse(&text), Ok(QueueMessage::Job(m)));
-        let s = BulkMessage::sync_provider("j", "p", None);
-        let text = serde_json::to_string(&s).expect("serialises");
-        assert_eq!(parse(&text), Ok(QueueMessage::Job(s)));
-        let a = AttestMessage::new("a");
-        let text = serde_json::to_string(&a).expect("serialises");
-        assert_eq!(parse(&text), Ok(QueueMessage::Attest(a)));
+        round_trip(JobMessage::create_agreements("j", "t", Some("c".into())));
+        round_trip(JobMessage::sync_provider("j", "p", None));
+        round_trip(JobMessage::attest_agreement("a"));
+        let text = serde_json::to_string(&JobMessage::create_agreements("j", "t", None))
+            .expect("serialises");
+        assert_eq!(
+            text,
+            r#"{"kind":"create_agreements","schema":1,"job_id":"j","template_id":"t","cursor":null}"#
+        );
         assert!(matches!(
             parse(
                 r#"{"kind":"sync_provider","schema":1,"job_id":"j","template_id":"t","cursor":null}"#
@@ -197,7 +170,7 @@ mod tests {
             parse("{not json"),
             Err(MessageError::Malformed(_))
         ));
-        assert!(matches!(parse("[]"), Err(MessageError::Malformed(_))));
+        assert!(matches!(parse("[]"), Err(MessageError::Missing("kind"))));
         assert!(matches!(
             parse(r#"{"kind":"delete_everything","schema":1}"#),
             Err(MessageError::UnknownKind(_))

@@ -2,5 +2,8 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::http::serve(shared::http::routes::templates::activate_template).await
+    shared::entrypoints::http::serve(
+        shared::entrypoints::http::handlers::templates::activate_template,
+    )
+    .await
 }

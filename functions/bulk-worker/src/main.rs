@@ -1,6 +1,7 @@
-//! The bulk queue's worker: creates agreements one chunk of a job per message.
+//! The bulk queue's worker: chunks of "Create Agreements" and provider sync jobs, and the
+//! attestation of accepted agreements, one message at a time.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    shared::sqs::serve_bulk_worker().await
+    shared::entrypoints::sqs::serve_bulk_worker().await
 }

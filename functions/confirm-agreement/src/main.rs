@@ -2,5 +2,6 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::http::serve(shared::http::routes::portal::confirm_agreement).await
+    shared::entrypoints::http::serve(shared::entrypoints::http::handlers::portal::confirm_agreement)
+        .await
 }

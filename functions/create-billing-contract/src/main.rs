@@ -2,5 +2,8 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::http::serve(shared::http::routes::contracts::create_contract).await
+    shared::entrypoints::http::serve(
+        shared::entrypoints::http::handlers::billing_contracts::create_contract,
+    )
+    .await
 }

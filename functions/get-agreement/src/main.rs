@@ -2,5 +2,6 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::http::serve(shared::http::routes::agreements::get_agreement).await
+    shared::entrypoints::http::serve(shared::entrypoints::http::handlers::agreements::get_agreement)
+        .await
 }

@@ -2,5 +2,6 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::http::serve(shared::http::routes::bulk::get_bulk_job).await
+    shared::entrypoints::http::serve(shared::entrypoints::http::handlers::bulk_jobs::get_bulk_job)
+        .await
 }

@@ -2,5 +2,6 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::http::serve(shared::http::routes::portal::get_own_agreement).await
+    shared::entrypoints::http::serve(shared::entrypoints::http::handlers::portal::get_own_agreement)
+        .await
 }

@@ -2,5 +2,6 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::http::serve(shared::http::routes::providers::get_provider).await
+    shared::entrypoints::http::serve(shared::entrypoints::http::handlers::providers::get_provider)
+        .await
 }

@@ -2,5 +2,8 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::http::serve(shared::http::routes::bulk::import_provider_accounts).await
+    shared::entrypoints::http::serve(
+        shared::entrypoints::http::handlers::provider_accounts::import_provider_accounts,
+    )
+    .await
 }

@@ -2,5 +2,6 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::http::serve(shared::http::routes::accounts::list_accounts).await
+    shared::entrypoints::http::serve(shared::entrypoints::http::handlers::accounts::list_accounts)
+        .await
 }

@@ -2,5 +2,8 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::http::serve(shared::http::routes::portal::list_own_agreements).await
+    shared::entrypoints::http::serve(
+        shared::entrypoints::http::handlers::portal::list_own_agreements,
+    )
+    .await
 }

@@ -2,5 +2,6 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::http::serve(shared::http::routes::providers::list_providers).await
+    shared::entrypoints::http::serve(shared::entrypoints::http::handlers::providers::list_providers)
+        .await
 }

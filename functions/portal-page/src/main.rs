@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::http::serve(shared::http::routes::portal::portal_page).await
+    shared::entrypoints::http::serve(shared::entrypoints::http::handlers::portal::portal_page).await
 }

@@ -2,5 +2,8 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::http::serve(shared::http::routes::sync::provision_account).await
+    shared::entrypoints::http::serve(
+        shared::entrypoints::http::handlers::provisioning::provision_account,
+    )
+    .await
 }

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    shared::schedule::serve_scheduled_sync().await
+    shared::entrypoints::schedule::serve_scheduled_sync().await
 }

@@ -2,5 +2,6 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::http::serve(shared::http::routes::sync::sync_provider).await
+    shared::entrypoints::http::serve(shared::entrypoints::http::handlers::providers::sync_provider)
+        .await
 }

@@ -74,6 +74,31 @@ pub enum ConnectorError {
     Configuration(String),
 }
 
+/// A provider's failure in the services' words: what the caller may read, the provider's own
+/// error kept as the cause. Nothing was written when a provider call fails.
+impl From<ConnectorError> for crate::error::ServiceError {
+    fn from(e: ConnectorError) -> Self {
+        let detail = match &e {
+            ConnectorError::Refused { code, detail } => {
+                format!("the provider refused the request ({code}): {detail}")
+            }
+            ConnectorError::Transient { .. } => {
+                "the provider is unavailable; nothing was changed, retry later".into()
+            }
+            ConnectorError::Malformed(_) => {
+                "the provider answered something unreadable; nothing was changed".into()
+            }
+            ConnectorError::Configuration(_) => {
+                return crate::error::ServiceError::because(
+                    "the provider connection is misconfigured",
+                    e,
+                )
+            }
+        };
+        crate::error::ServiceError::ProviderFailed { detail, source: e }
+    }
+}
+
 /// What the services need of an automatic provider.
 #[allow(async_fn_in_trait)]
 pub trait ProviderConnector: Send + Sync {

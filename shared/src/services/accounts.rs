@@ -1,9 +1,9 @@
 //! Accounts and their contacts.
 
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::ServiceResult;
 use crate::model::{Account, Contact, Instant, NewAccount, NewContact, Principal};
 use crate::services::{known_id, not_found, PageRequest};
-use crate::store::{keys, ListQuery, Page, Store};
+use crate::store::{Page, Store};
 
 pub async fn create_account(
     store: &Store,
@@ -28,18 +28,13 @@ pub async fn list_accounts(
     page: &PageRequest,
 ) -> ServiceResult<Page<Account>> {
     caller.require_staff()?;
-    let query = ListQuery::new(
-        Some("GSI1"),
-        keys::ALL_ACCOUNTS.into(),
-        keys::ACCOUNT_PREFIX,
-    );
-    store.list(&query, page.limit, page.cursor.as_deref()).await
+    Ok(store.accounts(page.spec()).await?)
 }
 
 /// Loads an account named by a caller; a missing one is a 404.
 pub async fn require_account(store: &Store, id: &str) -> ServiceResult<Account> {
     let id = known_id(id, "account")?;
-    let found: Option<Account> = store.get_entity(keys::account, &id).await?;
+    let found: Option<Account> = store.by_id(&id).await?;
     found.ok_or_else(|| not_found("account", &id))
 }
 
@@ -65,8 +60,7 @@ pub async fn list_contacts(
 ) -> ServiceResult<Page<Contact>> {
     caller.require_staff()?;
     let account = require_account(store, account_id).await?;
-    let query = ListQuery::new(None, keys::account(&account.id), keys::CONTACT_PREFIX);
-    store.list(&query, page.limit, page.cursor.as_deref()).await
+    Ok(store.contacts(&account.id, page.spec()).await?)
 }
 
 /// Used where a contact must belong to the account that names it.
@@ -75,8 +69,5 @@ pub async fn find_contact(
     account_id: &crate::model::Id,
     contact_id: &crate::model::Id,
 ) -> ServiceResult<Option<Contact>> {
-    store
-        .get(&keys::account(account_id), &keys::contact_sk(contact_id))
-        .await
-        .map_err(ServiceError::from)
+    Ok(store.contact(account_id, contact_id).await?)
 }

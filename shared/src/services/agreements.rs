@@ -5,16 +5,14 @@
 
 use crate::error::{ServiceError, ServiceResult};
 use crate::model::{
-    Actor, Agreement, AgreementFilter, AgreementSource, AgreementStatus, AgreementTemplate, Day,
-    HistoryAction, HistoryEvent, Id, Instant, NewAgreement, Principal, TemplateState,
+    Actor, Agreement, AgreementFilter, AgreementSource, AgreementStatus, AgreementTemplate,
+    BulkJob, Day, HistoryAction, HistoryEvent, Id, Instant, JobKind, NewAgreement, Principal,
+    TemplateState,
 };
 use crate::services::accounts::require_account;
 use crate::services::templates::require_template;
 use crate::services::{check_version, known_id, not_found, PageRequest, OPTIMISTIC_ATTEMPTS};
-use crate::store::{keys, ListQuery, Page, Store, StoreError};
-
-/// The attribute of the agreement's item that holds its history events, oldest first.
-pub const HISTORY: &str = "history";
+use crate::store::{Page, Store, StoreError};
 
 /// An account cannot have had more agreements of one template than this, one after the other.
 const MAX_GENERATIONS: u32 = 10_000;
@@ -85,11 +83,7 @@ pub async fn insert_agreement(
             request.actor.clone(),
             request.source,
         );
-        let history = serde_dynamo::to_attribute_value(vec![event])
-            .map_err(|e| ServiceError::internal(format!("history event: {e}")))?;
-        let existing: Option<Agreement> = store
-            .create_or_existing(&agreement, vec![(HISTORY, history)])
-            .await?;
+        let existing = store.put_agreement_in_slot(&agreement, &[event]).await?;
         match existing {
             None => return Ok(Creation::Created(Box::new(agreement))),
             Some(e) if e.status.is_open() => return Ok(Creation::AlreadyOpen(Box::new(e))),
@@ -109,7 +103,7 @@ pub async fn open_agreement(
 ) -> ServiceResult<Option<Agreement>> {
     for generation in 0..MAX_GENERATIONS {
         let found: Option<Agreement> = store
-            .get_entity(keys::agreement, &slot_id(template, account_id, generation))
+            .by_id(&slot_id(template, account_id, generation))
             .await?;
         match found {
             None => return Ok(None),
@@ -128,7 +122,7 @@ pub async fn free_slot(
 ) -> ServiceResult<Result<Id, Agreement>> {
     for generation in 0..MAX_GENERATIONS {
         let id = slot_id(template, account_id, generation);
-        let found: Option<Agreement> = store.get_entity(keys::agreement, &id).await?;
+        let found: Option<Agreement> = store.by_id(&id).await?;
         match found {
             None => return Ok(Ok(id)),
             Some(a) if a.status.is_open() => return Ok(Err(a)),
@@ -195,7 +189,7 @@ pub async fn require_agreement(store: &Store, id: &str) -> ServiceResult<Agreeme
 }
 
 async fn load(store: &Store, id: &Id) -> ServiceResult<Agreement> {
-    let found: Option<Agreement> = store.get_entity(keys::agreement, id).await?;
+    let found: Option<Agreement> = store.by_id(id).await?;
     found.ok_or_else(|| not_found("agreement", id))
 }
 
@@ -206,39 +200,7 @@ pub async fn list_agreements(
     page: &PageRequest,
 ) -> ServiceResult<Page<Agreement>> {
     caller.require_staff()?;
-    store
-        .list(&agreement_query(filter), page.limit, page.cursor.as_deref())
-        .await
-}
-
-/// The most selective index for the filters; the rest become filter expressions.
-pub fn agreement_query(filter: &AgreementFilter) -> ListQuery {
-    let mut query = if let Some(account) = &filter.account_id {
-        let mut q = ListQuery::new(Some("GSI1"), keys::account(account), keys::AGREEMENT_PREFIX);
-        if let Some(t) = &filter.template_id {
-            q.equals.push(("template_id", t.to_string()));
-        }
-        q
-    } else if let Some(template) = &filter.template_id {
-        ListQuery::new(
-            Some("GSI2"),
-            keys::template(template),
-            keys::AGREEMENT_PREFIX,
-        )
-    } else {
-        ListQuery::new(
-            Some("GSI3"),
-            keys::ALL_AGREEMENTS.into(),
-            keys::AGREEMENT_PREFIX,
-        )
-    };
-    if let Some(p) = &filter.provider_id {
-        query.equals.push(("provider_id", p.to_string()));
-    }
-    if let Some(s) = filter.status {
-        query.equals.push(("status", s.as_str().to_string()));
-    }
-    query
+    Ok(store.agreements(filter, page.spec()).await?)
 }
 
 /// A change of an agreement's state, written with its history event under the read version.
@@ -260,10 +222,7 @@ pub async fn transition(store: &Store, id: &Id, t: Transition<'_>) -> ServiceRes
         let mut event =
             HistoryEvent::of_change(Some(&current), &next, t.action, t.actor.clone(), t.source);
         event.details = t.details.clone();
-        match store
-            .update_appending(&next, current.version, HISTORY, &event)
-            .await
-        {
+        match store.update_agreement(&next, current.version, &event).await {
             Ok(()) => {
                 tracing::info!(agreement_id = %id, status = next.status.as_str(), version = next.version, "agreement changed");
                 return Ok(next);
@@ -316,45 +275,57 @@ pub async fn agreement_history(
 ) -> ServiceResult<Page<HistoryEvent>> {
     caller.require_staff()?;
     let id = known_id(id, "agreement")?;
-    let events: Vec<HistoryEvent> = store
-        .get_list(&keys::agreement(&id), keys::META, HISTORY)
+    store
+        .history_page(&id, page.spec())
         .await?
-        .ok_or_else(|| not_found("agreement", &id))?;
-    let scope = format!("history:{id}");
-    let start = match page.cursor.as_deref() {
-        None => 0,
-        Some(c) => store
-            .cursors()
-            .decode(&scope, c)?
-            .get("offset")
-            .and_then(|v| v.as_s().ok())
-            .and_then(|v| v.parse::<usize>().ok())
-            .ok_or_else(|| {
-                ServiceError::Validation("`cursor` is not a cursor of this list".into())
-            })?,
-    };
-    let end = start.saturating_add(page.limit).min(events.len());
-    let next_cursor = if end < events.len() {
-        let key = std::collections::HashMap::from([(
-            "offset".to_string(),
-            aws_sdk_dynamodb::types::AttributeValue::S(end.to_string()),
-        )]);
-        store.cursors().encode(&scope, &key)
-    } else {
-        None
-    };
-    Ok(Page {
-        items: events
-            .get(start..end)
-            .map(<[_]>::to_vec)
-            .unwrap_or_default(),
-        next_cursor,
-    })
+        .ok_or_else(|| not_found("agreement", &id))
 }
 
 /// Only for filters given as text by callers.
 pub fn parse_status(raw: &str) -> ServiceResult<AgreementStatus> {
     AgreementStatus::parse(raw).ok_or_else(|| {
         ServiceError::Validation("`status` must be `pending`, `accepted` or `inactive`".into())
+    })
+}
+
+/// What became of one agreement of a job (a provider account's, in a chunk).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobCreation {
+    Created,
+    Skipped,
+    TemplateInactive,
+}
+
+/// Creates the agreement of `template` that a job makes for one provider account. An agreement
+/// made by an earlier delivery of the same chunk counts as this job's creation, not a skip.
+pub async fn create_for_job(
+    store: &Store,
+    job: &BulkJob,
+    template: &AgreementTemplate,
+    provider_account_id: &Id,
+    account_id: &Id,
+) -> ServiceResult<JobCreation> {
+    let source = match job.kind {
+        JobKind::CreateAgreements => AgreementSource::Bulk,
+        JobKind::ProviderSync => AgreementSource::ProviderSync,
+    };
+    let request = AgreementRequest {
+        account_id: account_id.clone(),
+        name: None,
+        executed_on: None,
+        source,
+        actor: Actor::system(&format!("bulk job {}", job.id)),
+        bulk: Some((job.id.clone(), provider_account_id.clone())),
+    };
+    Ok(match insert_agreement(store, template, request).await? {
+        Creation::Created(_) => JobCreation::Created,
+        Creation::AlreadyOpen(a)
+            if a.bulk_job_id.as_ref() == Some(&job.id)
+                && a.provider_account_id.as_ref() == Some(provider_account_id) =>
+        {
+            JobCreation::Created
+        }
+        Creation::AlreadyOpen(_) => JobCreation::Skipped,
+        Creation::TemplateInactive => JobCreation::TemplateInactive,
     })
 }

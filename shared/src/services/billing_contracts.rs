@@ -7,10 +7,7 @@ use crate::model::{BillingContract, ContractTag, Id, Instant, NewBillingContract
 use crate::services::accounts::require_account;
 use crate::services::agreements::require_agreement;
 use crate::services::{known_id, not_found};
-use crate::store::{keys, Record, Store, StoreError};
-
-/// A contract carries at most this many agreements in its answer.
-const MAX_TAGS: usize = 1000;
+use crate::store::{Store, StoreError};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ContractView {
@@ -33,7 +30,7 @@ pub async fn create_contract(
 
 async fn require_contract(store: &Store, id: &str) -> ServiceResult<BillingContract> {
     let id = known_id(id, "billing contract")?;
-    let found: Option<BillingContract> = store.get_entity(keys::contract, &id).await?;
+    let found: Option<BillingContract> = store.by_id(&id).await?;
     found.ok_or_else(|| not_found("billing contract", &id))
 }
 
@@ -44,13 +41,7 @@ pub async fn get_contract(
 ) -> ServiceResult<ContractView> {
     caller.require_staff()?;
     let contract = require_contract(store, id).await?;
-    let tags: Vec<ContractTag> = store
-        .query_all(
-            &keys::contract(&contract.id),
-            keys::AGREEMENT_PREFIX,
-            MAX_TAGS,
-        )
-        .await?;
+    let tags = store.tags_of_contract(&contract.id).await?;
     Ok(ContractView {
         contract,
         agreement_ids: tags.into_iter().map(|t| t.agreement_id).collect(),
@@ -96,14 +87,7 @@ pub async fn untag_agreement(
     caller.require_staff()?;
     let contract = require_contract(store, contract_id).await?;
     let agreement_id = known_id(agreement_id, "agreement")?;
-    let keys = ContractTag {
-        contract_id: contract.id,
-        agreement_id: agreement_id.clone(),
-        tagged_at: Instant::now(),
-        tagged_by: String::new(),
-    }
-    .keys();
-    if store.delete(&keys.pk, &keys.sk).await? {
+    if store.untag(&contract.id, &agreement_id).await? {
         Ok(())
     } else {
         Err(ServiceError::NotFound(format!(
@@ -114,13 +98,6 @@ pub async fn untag_agreement(
 
 /// The contracts an agreement is tagged on.
 pub async fn contracts_of(store: &Store, agreement_id: &Id) -> ServiceResult<Vec<Id>> {
-    let tags: Vec<ContractTag> = store
-        .query_index_all(
-            "GSI1",
-            &keys::agreement(agreement_id),
-            keys::CONTRACT_PREFIX,
-            MAX_TAGS,
-        )
-        .await?;
+    let tags = store.tags_of_agreement(agreement_id).await?;
     Ok(tags.into_iter().map(|t| t.contract_id).collect())
 }

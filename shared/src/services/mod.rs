@@ -4,12 +4,11 @@
 pub mod accounts;
 pub mod agreements;
 pub mod billing_contracts;
-pub mod bulk;
+pub mod jobs;
 pub mod portal;
 pub mod provider_accounts;
 pub mod providers;
 pub mod provisioning;
-pub mod sync;
 pub mod templates;
 
 use crate::error::ServiceError;
@@ -20,6 +19,16 @@ use crate::model::Id;
 pub struct PageRequest {
     pub limit: usize,
     pub cursor: Option<String>,
+}
+
+impl PageRequest {
+    /// The page as the store reads it.
+    pub fn spec(&self) -> crate::store::PageSpec<'_> {
+        crate::store::PageSpec {
+            limit: self.limit,
+            cursor: self.cursor.as_deref(),
+        }
+    }
 }
 
 pub const DEFAULT_PAGE: usize = 50;

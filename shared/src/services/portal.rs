@@ -6,17 +6,16 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use crate::error::{ServiceError, ServiceResult};
-use crate::model::AgreementFilter;
 use crate::model::{
     Actor, Agreement, AgreementSource, AgreementStatus, AgreementTemplate, Day, HistoryAction, Id,
     Instant, Principal,
 };
 use crate::queue::BulkQueue;
 use crate::services::accounts::find_contact;
-use crate::services::agreements::{agreement_query, transition, Transition};
-use crate::services::sync::queue_attestation;
+use crate::services::agreements::{transition, Transition};
+use crate::services::jobs::attestation::queue_attestation;
 use crate::services::PageRequest;
-use crate::store::{keys, Page, Store};
+use crate::store::{Page, Store};
 
 /// An agreement as its customer sees it, with what the portal shows of its template.
 #[derive(Debug, Clone, Serialize)]
@@ -50,7 +49,7 @@ fn customer(caller: &Principal) -> ServiceResult<(&Id, &Id)> {
 }
 
 async fn template(store: &Store, id: &Id) -> ServiceResult<AgreementTemplate> {
-    let found: Option<AgreementTemplate> = store.get_entity(keys::template, id).await?;
+    let found: Option<AgreementTemplate> = store.by_id(id).await?;
     found.ok_or_else(|| ServiceError::internal(format!("agreement's template {id} is missing")))
 }
 
@@ -70,15 +69,8 @@ pub async fn list_own_agreements(
     page: &PageRequest,
 ) -> ServiceResult<Page<PortalAgreement>> {
     let (account_id, _) = customer(caller)?;
-    let mut query = agreement_query(&AgreementFilter {
-        account_id: Some(account_id.clone()),
-        ..AgreementFilter::default()
-    });
-    query
-        .not_equals
-        .push(("status", AgreementStatus::Inactive.as_str().to_string()));
-    let agreements: Page<Agreement> = store
-        .list(&query, page.limit, page.cursor.as_deref())
+    let agreements = store
+        .open_agreements_of_account(account_id, page.spec())
         .await?;
     let mut templates: HashMap<Id, AgreementTemplate> = HashMap::new();
     let mut items = Vec::with_capacity(agreements.items.len());
@@ -100,7 +92,7 @@ pub async fn list_own_agreements(
 /// The caller's own open agreement, or a 404 that says nothing of anyone else's.
 async fn own(store: &Store, account_id: &Id, id: &str) -> ServiceResult<Agreement> {
     let found: Option<Agreement> = match Id::parse(id) {
-        Some(id) => store.get_entity(keys::agreement, &id).await?,
+        Some(id) => store.by_id(&id).await?,
         None => None,
     };
     match found {

@@ -3,7 +3,6 @@
 use std::collections::HashMap;
 
 use futures::stream::{self, StreamExt};
-use serde::Serialize;
 use std::sync::Arc;
 use tokio::sync::OnceCell;
 
@@ -13,7 +12,7 @@ use crate::model::{
     Account, Id, Instant, NewProviderAccount, Principal, Provider, ProviderAccount,
 };
 use crate::services::{filter_id, not_found, PageRequest};
-use crate::store::{keys, ListQuery, Page, Record, Store, StoreError};
+use crate::store::{Page, ProviderAccountsOf, Store, StoreError};
 
 pub const MAX_IMPORT_ROWS: usize = 10_000;
 /// Conditional puts in flight during an import (measured in docs/benchmarks.md).
@@ -36,8 +35,9 @@ pub async fn create_provider_account(
             Ok(pa)
         }
         Err(StoreError::ConditionFailed) => {
-            let keys = pa.keys();
-            let existing: Option<ProviderAccount> = store.get(&keys.pk, &keys.sk).await?;
+            let existing = store
+                .provider_account(&pa.provider_id, &pa.provider_specific_id)
+                .await?;
             Err(ServiceError::Conflict {
                 detail: format!(
                     "provider {} already has a provider account with provider_specific_id `{}`",
@@ -50,16 +50,16 @@ pub async fn create_provider_account(
     }
 }
 
-/// One row that did not land, and why.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// One row that did not land, and why: always the row's own fault (a failure of this system
+/// fails the whole request instead).
+#[derive(Debug)]
 pub struct RowFailure {
     /// 1 for the first row of data (the CSV header is not a row).
     pub row: usize,
-    pub code: &'static str,
-    pub detail: String,
+    pub error: ServiceError,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Default)]
 pub struct ImportReport {
     pub created: usize,
     pub skipped: usize,
@@ -107,12 +107,8 @@ pub async fn import_provider_accounts(
                 *per_provider.entry(provider).or_default() += 1;
             }
             Ok(None) => report.skipped += 1,
-            Err(ServiceError::Internal(e)) => return Err(ServiceError::Internal(e)),
-            Err(e) => report.failed.push(RowFailure {
-                row,
-                code: e.code(),
-                detail: e.public_detail(),
-            }),
+            Err(e) if !e.is_callers() => return Err(e),
+            Err(error) => report.failed.push(RowFailure { row, error }),
         }
     }
     report.failed.sort_by_key(|f| f.row);
@@ -147,7 +143,7 @@ async fn import_row(
 
 /// Remembers one lookup per key for the length of a request; concurrent rows that name the
 /// same key wait for the one lookup instead of repeating it.
-type Lookup = Arc<OnceCell<Result<Id, ServiceError>>>;
+type Lookup = Arc<OnceCell<Result<Id, Arc<ServiceError>>>>;
 
 #[derive(Default)]
 struct Memo {
@@ -163,17 +159,23 @@ impl Memo {
             let mut cells = self.cells.lock().unwrap_or_else(|p| p.into_inner());
             cells.entry(key.to_string()).or_default().clone()
         };
-        replay(cell.get_or_init(|| lookup).await)
+        replay(
+            cell.get_or_init(|| async { lookup.await.map_err(Arc::new) })
+                .await,
+        )
     }
 }
 
-fn replay(r: &Result<Id, ServiceError>) -> Result<Id, ServiceError> {
+/// The one lookup's answer, for each row that asked for it.
+fn replay(r: &Result<Id, Arc<ServiceError>>) -> Result<Id, ServiceError> {
     match r {
         Ok(id) => Ok(id.clone()),
-        Err(ServiceError::NotFound(d)) => Err(ServiceError::NotFound(d.clone())),
-        Err(ServiceError::Validation(d)) => Err(ServiceError::Validation(d.clone())),
-        Err(ServiceError::Conflict { detail, .. }) => Err(ServiceError::conflict(detail.clone())),
-        Err(e) => Err(ServiceError::internal(e)),
+        Err(e) => Err(match e.as_ref() {
+            ServiceError::NotFound(d) => ServiceError::NotFound(d.clone()),
+            ServiceError::Validation(d) => ServiceError::Validation(d.clone()),
+            ServiceError::Conflict { detail, .. } => ServiceError::conflict(detail.clone()),
+            _ => ServiceError::because("a lookup shared by several rows failed", Arc::clone(e)),
+        }),
     }
 }
 
@@ -199,7 +201,7 @@ impl<'s> Resolver<'s> {
         self.providers
             .get_or(raw, async {
                 let id = Id::parse(raw).ok_or_else(|| not_found("provider", raw))?;
-                let found: Option<Provider> = self.store.get_entity(keys::provider, &id).await?;
+                let found: Option<Provider> = self.store.by_id(&id).await?;
                 found
                     .map(|p| p.id)
                     .ok_or_else(|| not_found("provider", &id))
@@ -224,8 +226,7 @@ impl<'s> Resolver<'s> {
                 self.accounts
                     .get_or(raw, async {
                         let id = Id::parse(raw).ok_or_else(|| not_found("account", raw))?;
-                        let found: Option<Account> =
-                            self.store.get_entity(keys::account, &id).await?;
+                        let found: Option<Account> = self.store.by_id(&id).await?;
                         found.map(|a| a.id).ok_or_else(|| not_found("account", &id))
                     })
                     .await
@@ -269,26 +270,19 @@ pub async fn list_provider_accounts(
     caller.require_staff()?;
     let provider = filter_id(filter.provider_id.as_deref(), "provider_id")?;
     let account = filter_id(filter.account_id.as_deref(), "account_id")?;
-    let query = match (provider, account) {
-        (Some(p), account) => {
-            let mut q = ListQuery::new(None, keys::provider(&p), keys::PROVIDER_ACCOUNT_PREFIX);
-            if let Some(a) = account {
-                q.equals.push(("account_id", a.to_string()));
-            }
-            q
-        }
-        (None, Some(a)) => ListQuery::new(
-            Some("GSI1"),
-            keys::account(&a),
-            keys::PROVIDER_ACCOUNT_PREFIX,
-        ),
+    let of = match (&provider, &account) {
+        (Some(provider), account) => ProviderAccountsOf::Provider {
+            provider,
+            account: account.as_ref(),
+        },
+        (None, Some(a)) => ProviderAccountsOf::Account(a),
         (None, None) => {
             return Err(ServiceError::Validation(
                 "give `provider_id` or `account_id`".into(),
             ))
         }
     };
-    store.list(&query, page.limit, page.cursor.as_deref()).await
+    Ok(store.provider_accounts(of, page.spec()).await?)
 }
 
 /// The CSV columns an import understands (the fields of the JSON form).

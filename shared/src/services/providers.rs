@@ -3,7 +3,7 @@
 use crate::error::ServiceResult;
 use crate::model::{Instant, NewProvider, Principal, Provider};
 use crate::services::{known_id, not_found, PageRequest};
-use crate::store::{keys, ListQuery, Page, Store};
+use crate::store::{Page, Store};
 
 pub async fn create_provider(
     store: &Store,
@@ -21,7 +21,7 @@ pub async fn get_provider(store: &Store, caller: &Principal, id: &str) -> Servic
     caller.require_staff()?;
     let id = known_id(id, "provider")?;
     store
-        .get_entity(keys::provider, &id)
+        .by_id(&id)
         .await?
         .ok_or_else(|| not_found("provider", &id))
 }
@@ -32,17 +32,12 @@ pub async fn list_providers(
     page: &PageRequest,
 ) -> ServiceResult<Page<Provider>> {
     caller.require_staff()?;
-    let query = ListQuery::new(
-        Some("GSI1"),
-        keys::ALL_PROVIDERS.into(),
-        keys::PROVIDER_PREFIX,
-    );
-    store.list(&query, page.limit, page.cursor.as_deref()).await
+    Ok(store.providers(page.spec()).await?)
 }
 
 /// Loads a provider for a write that names it; a missing one is a 404 of the provider.
 pub async fn require_provider(store: &Store, id: &str) -> ServiceResult<Provider> {
     let id = known_id(id, "provider")?;
-    let found: Option<Provider> = store.get_entity(keys::provider, &id).await?;
+    let found: Option<Provider> = store.by_id(&id).await?;
     found.ok_or_else(|| not_found("provider", &id))
 }

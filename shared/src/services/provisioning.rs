@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::connectors::{AgreementContact, Attestation, ConnectorError, ProviderConnector};
+use crate::connectors::{AgreementContact, Attestation, ProviderConnector};
 use crate::error::{ServiceError, ServiceResult};
 use crate::model::provider_account::specific_id;
 use crate::model::{
@@ -12,10 +12,10 @@ use crate::model::{
     NewProviderAccount, Principal, Provider, ProviderAccount, TemplateState,
 };
 use crate::services::accounts::require_account;
-use crate::services::agreements::{free_slot, inactive, HISTORY};
+use crate::services::agreements::{free_slot, inactive};
 use crate::services::providers::require_provider;
 use crate::services::templates::require_template;
-use crate::store::{keys, to_item, Record, Store, StoreError};
+use crate::store::{Store, StoreError};
 
 pub const PARTNER_CENTER: &str = "microsoft_partner_center";
 /// The agreement type Partner Center attests for the templates of this product.
@@ -47,10 +47,7 @@ pub async fn primary_contact(
     store: &Store,
     account: &crate::model::Account,
 ) -> ServiceResult<Contact> {
-    let contacts: Vec<Contact> = store
-        .query_all(&keys::account(&account.id), keys::CONTACT_PREFIX, 1)
-        .await?;
-    contacts.into_iter().next().ok_or_else(|| {
+    store.primary_contact(&account.id).await?.ok_or_else(|| {
         ServiceError::conflict(format!(
             "account {} has no contact to name as the primary contact; add one first",
             account.id
@@ -67,24 +64,9 @@ pub fn contact_of(contact: &Contact) -> AgreementContact {
     }
 }
 
-pub fn provider_failure(e: ConnectorError) -> ServiceError {
-    match e {
-        ConnectorError::Refused { code, detail } => ServiceError::ProviderFailed(format!(
-            "Partner Center refused the request ({code}): {detail}"
-        )),
-        ConnectorError::Transient { .. } => ServiceError::ProviderFailed(
-            "Partner Center is unavailable; nothing was changed, retry later".into(),
-        ),
-        ConnectorError::Malformed(_) => ServiceError::ProviderFailed(
-            "Partner Center answered something unreadable; nothing was changed".into(),
-        ),
-        ConnectorError::Configuration(d) => ServiceError::internal(d),
-    }
-}
-
 pub async fn provision<C: ProviderConnector>(
     store: &Store,
-    connector: Option<&C>,
+    connector: &C,
     caller: &Principal,
     account_id: &str,
     input: ProvisionRequest,
@@ -124,8 +106,7 @@ pub async fn provision<C: ProviderConnector>(
         },
         now,
     )?;
-    let pa_keys = new_pa.keys();
-    let existing_pa: Option<ProviderAccount> = store.get(&pa_keys.pk, &pa_keys.sk).await?;
+    let existing_pa = store.provider_account(&provider.id, &tenant).await?;
     if let Some(pa) = &existing_pa {
         if pa.account_id != account.id {
             return Err(ServiceError::conflict(format!(
@@ -165,9 +146,6 @@ pub async fn provision<C: ProviderConnector>(
         AgreementSource::Provisioning,
     )];
     if direct {
-        let connector = connector.ok_or_else(|| {
-            ServiceError::internal("Partner Center is not configured for this function")
-        })?;
         let contact = primary_contact(store, &account).await?;
         let confirmed = connector
             .attest(&Attestation {
@@ -177,8 +155,7 @@ pub async fn provision<C: ProviderConnector>(
                 date_agreed: input.executed_on.to_string(),
                 primary_contact: contact_of(&contact),
             })
-            .await
-            .map_err(provider_failure)?;
+            .await?;
         let signed_on = confirmed
             .date_agreed
             .get(..10)
@@ -204,17 +181,11 @@ pub async fn provision<C: ProviderConnector>(
         agreement = accepted;
     }
 
-    let mut agreement_item = to_item(&agreement)?;
-    agreement_item.insert(
-        HISTORY.into(),
-        serde_dynamo::to_attribute_value(&history).map_err(ServiceError::internal)?,
-    );
-    let mut items = vec![agreement_item];
-    if existing_pa.is_none() {
-        items.push(to_item(&new_pa)?);
-    }
     let new_link = existing_pa.is_none();
-    match store.create_together(items).await {
+    match store
+        .provision(&agreement, &history, new_link.then_some(&new_pa))
+        .await
+    {
         Ok(()) => {
             if new_link {
                 store.add_provider_accounts(&provider.id, 1).await?;

@@ -8,7 +8,7 @@ use crate::services::providers::require_provider;
 use crate::services::{
     check_version, filter_id, known_id, not_found, PageRequest, OPTIMISTIC_ATTEMPTS,
 };
-use crate::store::{keys, ListQuery, Page, Store, StoreError};
+use crate::store::{Page, Store, StoreError};
 
 pub async fn create_template(
     store: &Store,
@@ -40,7 +40,7 @@ pub async fn require_template(store: &Store, id: &str) -> ServiceResult<Agreemen
 }
 
 async fn load(store: &Store, id: &Id) -> ServiceResult<AgreementTemplate> {
-    let found: Option<AgreementTemplate> = store.get_entity(keys::template, id).await?;
+    let found: Option<AgreementTemplate> = store.by_id(id).await?;
     found.ok_or_else(|| not_found("agreement template", id))
 }
 
@@ -58,21 +58,18 @@ pub async fn list_templates(
 ) -> ServiceResult<Page<AgreementTemplate>> {
     caller.require_staff()?;
     let provider_id = filter_id(filter.provider_id.as_deref(), "provider_id")?;
-    let mut query = match provider_id {
-        Some(p) => ListQuery::new(Some("GSI2"), keys::provider(&p), keys::TEMPLATE_PREFIX),
-        None => ListQuery::new(
-            Some("GSI1"),
-            keys::ALL_TEMPLATES.into(),
-            keys::TEMPLATE_PREFIX,
-        ),
-    };
-    if let Some(state) = filter.state.as_deref() {
-        let state = TemplateState::parse(state).ok_or_else(|| {
-            ServiceError::Validation("`state` must be `active` or `inactive`".into())
-        })?;
-        query.equals.push(("state", state.as_str().to_string()));
-    }
-    store.list(&query, page.limit, page.cursor.as_deref()).await
+    let state = filter
+        .state
+        .as_deref()
+        .map(|state| {
+            TemplateState::parse(state).ok_or_else(|| {
+                ServiceError::Validation("`state` must be `active` or `inactive`".into())
+            })
+        })
+        .transpose()?;
+    Ok(store
+        .templates(provider_id.as_ref(), state, page.spec())
+        .await?)
 }
 
 pub async fn update_template(

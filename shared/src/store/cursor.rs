@@ -8,7 +8,7 @@ use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::error::ServiceError;
+use super::StoreError;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -46,14 +46,20 @@ impl CursorSigner {
     }
 
     /// Seals a LastEvaluatedKey (all our key attributes are strings) for the list named `scope`.
-    pub fn encode(&self, scope: &str, key: &HashMap<String, AttributeValue>) -> Option<String> {
+    pub fn encode(
+        &self,
+        scope: &str,
+        key: &HashMap<String, AttributeValue>,
+    ) -> Result<String, StoreError> {
         let plain: BTreeMap<&str, &str> = key
             .iter()
             .map(|(k, v)| v.as_s().ok().map(|s| (k.as_str(), s.as_str())))
-            .collect::<Option<_>>()?;
-        let payload = serde_json::to_vec(&plain).ok()?;
+            .collect::<Option<_>>()
+            .ok_or_else(|| StoreError::Corrupt("a key attribute is not a string".into()))?;
+        let payload = serde_json::to_vec(&plain)
+            .map_err(|e| StoreError::Corrupt(format!("a key cannot be sealed: {e}")))?;
         let tag = self.tag(scope, &payload).finalize().into_bytes();
-        Some(format!(
+        Ok(format!(
             "{}.{}",
             URL_SAFE_NO_PAD.encode(&payload),
             URL_SAFE_NO_PAD.encode(&tag[..TAG_LEN])
@@ -65,8 +71,8 @@ impl CursorSigner {
         &self,
         scope: &str,
         cursor: &str,
-    ) -> Result<HashMap<String, AttributeValue>, ServiceError> {
-        let invalid = || ServiceError::Validation("`cursor` is not a cursor of this list".into());
+    ) -> Result<HashMap<String, AttributeValue>, StoreError> {
+        let invalid = || StoreError::BadCursor;
         if cursor.len() > MAX_CURSOR_LEN {
             return Err(invalid());
         }

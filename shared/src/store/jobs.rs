@@ -1,12 +1,12 @@
-//! The bulk job's writes: counters and the chunk pointer move together in one conditional
-//! UpdateItem, which is what makes every chunk count exactly once.
-
-use std::collections::HashMap;
+//! Bulk jobs: access patterns 20, 23 and 24 of docs/data-model.md. A job's counters and its
+//! chunk pointer move together in one conditional UpdateItem, which is what makes every chunk
+//! count exactly once.
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
+use super::item::{conditional, from_item, key_map, n, s, sdk_error, to_value};
+use super::{keys, Store, StoreError};
 use crate::model::{Id, Instant, JobStatus};
-use crate::store::{keys, sdk_error, Store, StoreError};
 
 /// What one chunk did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -46,22 +46,7 @@ pub enum ChunkEnd {
     Fail(String),
 }
 
-fn n(v: u64) -> AttributeValue {
-    AttributeValue::N(v.to_string())
-}
-
-fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
-}
-
 impl Store {
-    fn job_key(&self, id: &Id) -> HashMap<String, AttributeValue> {
-        HashMap::from([
-            ("PK".to_string(), s(keys::job(id))),
-            ("SK".to_string(), s(keys::META)),
-        ])
-    }
-
     async fn update_job(
         &self,
         id: &Id,
@@ -74,7 +59,7 @@ impl Store {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(self.job_key(id)))
+            .set_key(Some(key_map(&keys::job(id), keys::META)))
             .update_expression(update)
             .condition_expression(condition)
             .return_values(ReturnValue::None);
@@ -84,7 +69,7 @@ impl Store {
         for (k, v) in values {
             request = request.expression_attribute_values(k, v);
         }
-        match super::conditional(request.send().await) {
+        match conditional(request.send().await) {
             Ok(()) => Ok(true),
             Err(StoreError::ConditionFailed) => Ok(false),
             Err(e) => Err(e),
@@ -127,8 +112,7 @@ impl Store {
         let mut update = String::from(
             "SET next_cursor = :next, updated_at = :now, unmatched = list_append(if_not_exists(unmatched, :none), :unmatched) ADD created :c, skipped :s, failed :f, accepted :a, #version :one",
         );
-        let unmatched = serde_dynamo::to_attribute_value(unmatched)
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let unmatched = to_value(unmatched)?;
         let mut names = vec![("#status", "status"), ("#version", "version")];
         if matches!(end, ChunkEnd::Complete) {
             names.push(("#total", "total"));
@@ -210,95 +194,59 @@ impl Store {
         .await
     }
 
-    /// Adds `n` to a provider's count of provider accounts.
-    pub async fn add_provider_accounts(&self, provider: &Id, n: u64) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(HashMap::from([
-                ("PK".to_string(), s(keys::provider(provider))),
-                ("SK".to_string(), s(keys::META)),
-            ])))
-            .update_expression("ADD provider_account_count :n")
-            .condition_expression("attribute_exists(PK)")
-            .expression_attribute_values(":n", AttributeValue::N(n.to_string()))
-            .send()
-            .await;
-        super::conditional(result)
-    }
-
-    /// One chunk of a partition in key order after `start`, and where the next chunk begins.
-    pub async fn chunk<T: serde::de::DeserializeOwned>(
+    /// Pattern 20: one chunk of a provider's provider accounts in key order, from the cursor
+    /// `after` (sealed for the list `scope`; empty for the first chunk), with only the two
+    /// attributes a "Create Agreements" chunk needs; and the cursor of the next chunk.
+    pub async fn provider_account_chunk(
         &self,
-        pk: &str,
-        sort_prefix: &str,
-        start: Option<HashMap<String, AttributeValue>>,
-        limit: usize,
-    ) -> Result<(Vec<T>, Option<HashMap<String, AttributeValue>>), StoreError> {
-        self.chunk_of(pk, sort_prefix, start, limit, &[]).await
-    }
-
-    /// A chunk of a partition with only the `attributes` named (all of them when empty): a bulk
-    /// job reads thousands of items and needs two of their attributes.
-    pub async fn chunk_of<T: serde::de::DeserializeOwned>(
-        &self,
-        pk: &str,
-        sort_prefix: &str,
-        start: Option<HashMap<String, AttributeValue>>,
-        limit: usize,
-        attributes: &[&str],
-    ) -> Result<(Vec<T>, Option<HashMap<String, AttributeValue>>), StoreError> {
+        provider: &Id,
+        scope: &str,
+        after: &str,
+        size: usize,
+    ) -> Result<(Vec<ChunkRow>, Option<String>), StoreError> {
+        let start = if after.is_empty() {
+            None
+        } else {
+            Some(self.cursors.decode(scope, after)?)
+        };
         let mut query = self
             .client
             .query()
             .table_name(&self.table)
             .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-            .expression_attribute_values(":pk", s(pk))
-            .expression_attribute_values(":prefix", s(sort_prefix))
+            .expression_attribute_values(":pk", s(keys::provider(provider)))
+            .expression_attribute_values(":prefix", s(keys::PROVIDER_ACCOUNT_PREFIX))
             .consistent_read(true)
             .set_exclusive_start_key(start)
-            .limit(i32::try_from(limit).unwrap_or(i32::MAX));
-        if !attributes.is_empty() {
-            let names: Vec<String> = (0..attributes.len()).map(|i| format!("#a{i}")).collect();
-            query = query.projection_expression(names.join(", "));
-            for (name, attribute) in names.into_iter().zip(attributes) {
-                query = query.expression_attribute_names(name, *attribute);
-            }
+            .limit(i32::try_from(size).unwrap_or(i32::MAX));
+        let names: Vec<String> = (0..CHUNK_ATTRIBUTES.len())
+            .map(|i| format!("#a{i}"))
+            .collect();
+        query = query.projection_expression(names.join(", "));
+        for (name, attribute) in names.into_iter().zip(CHUNK_ATTRIBUTES) {
+            query = query.expression_attribute_names(name, *attribute);
         }
         let out = query.send().await.map_err(sdk_error)?;
-        let items = out
+        let rows = out
             .items
             .unwrap_or_default()
             .into_iter()
-            .map(super::from_item)
-            .collect::<Result<Vec<T>, _>>()?;
-        Ok((items, out.last_evaluated_key))
+            .map(from_item)
+            .collect::<Result<Vec<ChunkRow>, _>>()?;
+        let next = out
+            .last_evaluated_key
+            .map(|key| self.cursors.encode(scope, &key))
+            .transpose()?;
+        Ok((rows, next))
     }
+}
 
-    /// Accounts whose e-mail domain is `domain` (at most `max`: enough to tell one from several).
-    pub async fn accounts_by_domain(&self, domain: &str, max: i32) -> Result<Vec<Id>, StoreError> {
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name("GSI2")
-            .key_condition_expression("GSI2PK = :pk AND begins_with(GSI2SK, :prefix)")
-            .expression_attribute_values(":pk", s(keys::domain(domain)))
-            .expression_attribute_values(":prefix", s(keys::ACCOUNT_PREFIX))
-            .limit(max)
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        Ok(out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|item| {
-                item.get("id")
-                    .and_then(|v| v.as_s().ok())
-                    .and_then(|v| Id::parse(v))
-            })
-            .collect())
-    }
+/// The attributes of a provider account a "Create Agreements" chunk reads: only what it needs.
+pub const CHUNK_ATTRIBUTES: &[&str] = &["id", "account_id"];
+
+/// A provider account as a "Create Agreements" chunk reads it.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct ChunkRow {
+    pub id: Id,
+    pub account_id: Id,
 }

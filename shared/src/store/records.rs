@@ -3,7 +3,7 @@
 use serde::{de::DeserializeOwned, Serialize};
 
 use crate::model::{
-    Account, Agreement, AgreementTemplate, BillingContract, BulkJob, Contact, ContractTag,
+    Account, Agreement, AgreementTemplate, BillingContract, BulkJob, Contact, ContractTag, Id,
     Provider, ProviderAccount,
 };
 use crate::store::keys::{self, Keys, META};
@@ -13,6 +13,31 @@ pub trait Record: Serialize + DeserializeOwned + Send + Sync {
     /// The item's `type` attribute.
     const TYPE: &'static str;
     fn keys(&self) -> Keys;
+}
+
+/// A record with an item of its own under `#META`, read by id (access pattern 1).
+pub trait Entity: Record {
+    /// The partition of the entity's own item.
+    fn partition(id: &Id) -> String;
+}
+
+macro_rules! entity {
+    ($($t:ty => $partition:path),* $(,)?) => {
+        $(impl Entity for $t {
+            fn partition(id: &Id) -> String {
+                $partition(id)
+            }
+        })*
+    };
+}
+
+entity! {
+    Provider => keys::provider,
+    Account => keys::account,
+    AgreementTemplate => keys::template,
+    Agreement => keys::agreement,
+    BulkJob => keys::job,
+    BillingContract => keys::contract,
 }
 
 impl Record for Provider {

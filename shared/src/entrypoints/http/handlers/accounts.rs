@@ -5,9 +5,9 @@ use std::sync::Arc;
 use http::StatusCode;
 use lambda_http::Request;
 
+use crate::entrypoints::http::request::{json, path, principal, query, staff};
+use crate::entrypoints::http::Reply;
 use crate::error::ServiceResult;
-use crate::http::request::{json, path, principal, query, staff};
-use crate::http::Reply;
 use crate::services::accounts;
 use crate::AppContext;
 

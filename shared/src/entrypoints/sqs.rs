@@ -1,5 +1,9 @@
-//! The SQS entrypoint of the bulk worker: an SQS batch in, one chunk per message, and only the
-//! messages that failed reported back (ReportBatchItemFailures), so the rest are deleted.
+//! The bulk queue's worker: an SQS batch in, each message parsed into one typed `JobMessage`
+//! and handed to its job (a chunk of "Create Agreements" or of a provider sync, or one
+//! agreement's attestation), and only the messages that failed reported back
+//! (ReportBatchItemFailures) so that the rest are deleted. A failed message comes back after its
+//! visibility timeout; one that can never be processed goes to the dead-letter queue once its
+//! receives are spent.
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::{service_fn, LambdaEvent};
@@ -7,22 +11,29 @@ use tracing::Instrument;
 
 use crate::config::{init_tracing, AppContext};
 use crate::connectors::ProviderConnector;
-use crate::queue::{self, QueueMessage};
-use crate::services::bulk::{run_chunk, BulkSettings, ChunkError};
-use crate::services::sync::attest_agreement;
+use crate::error::Chain;
+use crate::queue::{self, BulkQueue};
+use crate::services::jobs::{self, JobError, JobSettings};
 
 /// Handles a batch; never fails as a whole, so one bad message cannot hold back the others.
 pub async fn handle_batch<C: ProviderConnector>(
     ctx: &AppContext,
     connector: &C,
-    settings: BulkSettings,
+    settings: JobSettings,
     event: SqsEvent,
 ) -> SqsBatchResponse {
+    let queue = match ctx.bulk_queue() {
+        Ok(q) => Some(q),
+        Err(e) => {
+            tracing::error!(error = %Chain(&e), "worker misconfigured");
+            None
+        }
+    };
     let results = futures::future::join_all(
         event
             .records
             .iter()
-            .map(|record| handle_message(ctx, connector, settings, record)),
+            .map(|record| handle_message(ctx, queue, connector, settings, record)),
     )
     .await;
     let mut response = SqsBatchResponse::default();
@@ -39,8 +50,9 @@ pub async fn handle_batch<C: ProviderConnector>(
 /// true when the message is done with (processed, or a duplicate of processed work).
 async fn handle_message<C: ProviderConnector>(
     ctx: &AppContext,
+    queue: Option<&BulkQueue>,
     connector: &C,
-    settings: BulkSettings,
+    settings: JobSettings,
     record: &SqsMessage,
 ) -> bool {
     let message_id = record.message_id.as_deref().unwrap_or("");
@@ -51,36 +63,25 @@ async fn handle_message<C: ProviderConnector>(
         .unwrap_or("?");
     let span = tracing::info_span!("sqs_message", message_id, receives);
     async {
-        let message = match queue::parse(record.body.as_deref().unwrap_or("")) {
-            Ok(m) => m,
-            Err(e) => {
-                tracing::error!(error = %e, "unprocessable message; it will go to the dead-letter queue");
-                return false;
-            }
-        };
-        let queue = match ctx.bulk_queue() {
-            Ok(q) => q,
-            Err(e) => {
-                tracing::error!(error = %e, "worker misconfigured");
-                return false;
-            }
-        };
-        let outcome = match &message {
-            QueueMessage::Job(job) => run_chunk(&ctx.store, queue, connector, settings, job)
-                .await
-                .map(|report| tracing::info!(job_id = %job.job_id, ?report, "message done")),
-            QueueMessage::Attest(attest) => attest_agreement(&ctx.store, connector, attest)
-                .await
-                .map(|()| tracing::info!(agreement_id = %attest.agreement_id, "attestation done")),
+        let outcome = match queue::parse(record.body.as_deref().unwrap_or("")) {
+            Err(e) => Err(JobError::from(e)),
+            Ok(_) if queue.is_none() => return false,
+            Ok(message) => match queue {
+                Some(queue) => jobs::handle(&ctx.store, queue, connector, settings, &message).await,
+                None => return false,
+            },
         };
         match outcome {
-            Ok(()) => true,
-            Err(ChunkError::Poison(reason)) => {
-                tracing::error!(%reason, "unprocessable message; it will go to the dead-letter queue");
+            Ok(done) => {
+                tracing::info!(?done, "message done");
+                true
+            }
+            Err(e) if e.is_poison() => {
+                tracing::error!(error = %Chain(&e), "unprocessable message; it will go to the dead-letter queue");
                 false
             }
-            Err(ChunkError::Retry(reason)) => {
-                tracing::warn!(%reason, "message failed; it will be redelivered");
+            Err(e) => {
+                tracing::warn!(error = %Chain(&e), "message failed; it will be redelivered");
                 false
             }
         }
@@ -94,7 +95,7 @@ pub async fn serve_bulk_worker() -> Result<(), lambda_runtime::Error> {
     init_tracing();
     let ctx = AppContext::from_env().await?;
     ctx.bulk_queue()?;
-    let settings = BulkSettings::from_env();
+    let settings = JobSettings::from_env();
     let ctx = &ctx;
     let connector = ctx.connector();
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {

@@ -1,8 +1,9 @@
 //! The HTTP entrypoint shared by every API function: API Gateway (payload 2.0) request in,
 //! service call, JSON or problem+json response out.
 
+pub mod handlers;
+pub mod problem;
 pub mod request;
-pub mod routes;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -30,7 +31,10 @@ impl Reply {
     pub fn json<T: Serialize>(status: StatusCode, value: &T) -> ServiceResult<Reply> {
         Ok(Reply {
             status,
-            body: Some(serde_json::to_value(value).map_err(ServiceError::internal)?),
+            body: Some(
+                serde_json::to_value(value)
+                    .map_err(|e| ServiceError::because("the answer could not be serialised", e))?,
+            ),
             version: None,
             location: None,
             content_type: None,
@@ -92,41 +96,10 @@ impl Reply {
     }
 }
 
-/// The problem document of RFC 9457, with the contract's stable `code`.
-pub fn problem(error: &ServiceError) -> Response<Body> {
-    let status = error.status();
-    if status.is_server_error() {
-        tracing::error!(error = %error, "request failed");
-    } else {
-        tracing::info!(status = status.as_u16(), detail = %error, "request refused");
-    }
-    let mut doc = serde_json::json!({
-        "type": "about:blank",
-        "title": status.canonical_reason().unwrap_or("Error"),
-        "status": status.as_u16(),
-        "detail": error.public_detail(),
-        "code": error.code(),
-    });
-    if let ServiceError::Conflict {
-        existing_id: Some(id),
-        ..
-    } = error
-    {
-        doc["existing_id"] = serde_json::Value::String(id.clone());
-    }
-    let mut response = Response::new(Body::Text(doc.to_string()));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        CONTENT_TYPE,
-        http::HeaderValue::from_static("application/problem+json"),
-    );
-    response
-}
-
 pub fn render(result: ServiceResult<Reply>) -> Response<Body> {
     let reply = match result {
         Ok(r) => r,
-        Err(e) => return problem(&e),
+        Err(e) => return problem::problem(&e),
     };
     let (body, content_type) = match (reply.body, reply.text) {
         (Some(json), _) => (Body::Text(json.to_string()), Some("application/json")),

@@ -1,18 +1,19 @@
-//! Provider accounts (create, import, list), "Create Agreements" on a template, bulk job status.
+//! Provider accounts: POST /provider-accounts, POST /provider-accounts/import (JSON or CSV),
+//! GET /provider-accounts.
 
 use std::sync::Arc;
 
 use http::StatusCode;
 use lambda_http::Request;
 
-use crate::error::{ServiceError, ServiceResult};
-use crate::http::request::{
-    body_bytes, content_type, is_json, json, optional_json, path, query, staff,
+use crate::entrypoints::http::problem::code_of;
+use crate::entrypoints::http::request::{
+    body_bytes, content_type, is_json, json, parse_json, query, staff,
 };
-use crate::http::Reply;
+use crate::entrypoints::http::Reply;
+use crate::error::{ServiceError, ServiceResult};
 use crate::model::NewProviderAccount;
 use crate::services::provider_accounts::{self, ImportRow, ProviderAccountFilter};
-use crate::services::{bulk, known_id};
 use crate::AppContext;
 
 /// An import's body: 10,000 rows fit well within it, and it stays under Lambda's 6 MB payload.
@@ -55,7 +56,7 @@ pub async fn import_provider_accounts(
     let body = body_bytes(&request, MAX_IMPORT_BODY)?;
     let media = content_type(&request).unwrap_or_default();
     let rows: Vec<ImportRow> = if is_json(&media) {
-        let values: Vec<serde_json::Value> = crate::http::request::parse_json(body)?;
+        let values: Vec<serde_json::Value> = parse_json(body)?;
         values
             .into_iter()
             .map(|v| serde_json::from_value::<NewProviderAccount>(v).map_err(|e| e.to_string()))
@@ -68,22 +69,23 @@ pub async fn import_provider_accounts(
         ));
     };
     let report = provider_accounts::import_provider_accounts(&ctx.store, &caller, rows).await?;
-    Reply::json(StatusCode::OK, &report)
-}
-
-pub async fn create_agreements(ctx: Arc<AppContext>, request: Request) -> ServiceResult<Reply> {
-    let caller = staff(&request)?;
-    let id = path(&request, "id")?;
-    let _: Option<serde_json::Map<String, serde_json::Value>> = optional_json(&request)?;
-    let queue = ctx.bulk_queue()?;
-    let job = bulk::start_create_agreements(&ctx.store, queue, &caller, &id).await?;
-    Reply::job_accepted(&job)
-}
-
-pub async fn get_bulk_job(ctx: Arc<AppContext>, request: Request) -> ServiceResult<Reply> {
-    let caller = staff(&request)?;
-    let id = path(&request, "id")?;
-    known_id(&id, "bulk job")?;
-    let job = bulk::get_bulk_job(&ctx.store, &caller, &id).await?;
-    Reply::record(StatusCode::OK, &job, job.version)
+    let failed: Vec<serde_json::Value> = report
+        .failed
+        .iter()
+        .map(|f| {
+            serde_json::json!({
+                "row": f.row,
+                "code": code_of(&f.error),
+                "detail": f.error.to_string(),
+            })
+        })
+        .collect();
+    Reply::json(
+        StatusCode::OK,
+        &serde_json::json!({
+            "created": report.created,
+            "skipped": report.skipped,
+            "failed": failed,
+        }),
+    )
 }

@@ -6,9 +6,9 @@ use http::StatusCode;
 use lambda_http::Request;
 use serde::Deserialize;
 
+use crate::entrypoints::http::request::{json, path, staff};
+use crate::entrypoints::http::Reply;
 use crate::error::ServiceResult;
-use crate::http::request::{json, path, staff};
-use crate::http::Reply;
 use crate::services::billing_contracts;
 use crate::AppContext;
 

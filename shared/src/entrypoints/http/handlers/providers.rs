@@ -1,13 +1,15 @@
-//! POST /providers, GET /providers/{id}, GET /providers.
+//! Providers: POST /providers, GET /providers/{id}, GET /providers, and POST
+//! /providers/{id}/sync, which queues a sync of an automatic provider.
 
 use std::sync::Arc;
 
 use http::StatusCode;
 use lambda_http::Request;
 
+use crate::entrypoints::http::request::{json, optional_json, path, principal, query, staff};
+use crate::entrypoints::http::Reply;
 use crate::error::ServiceResult;
-use crate::http::request::{json, path, principal, query, staff};
-use crate::http::Reply;
+use crate::services::jobs::provider_sync;
 use crate::services::providers;
 use crate::AppContext;
 
@@ -34,4 +36,13 @@ pub async fn list_providers(ctx: Arc<AppContext>, request: Request) -> ServiceRe
         StatusCode::OK,
         &providers::list_providers(&ctx.store, &caller, &page).await?,
     )
+}
+
+pub async fn sync_provider(ctx: Arc<AppContext>, request: Request) -> ServiceResult<Reply> {
+    let caller = staff(&request)?;
+    let id = path(&request, "id")?;
+    let _: Option<serde_json::Map<String, serde_json::Value>> = optional_json(&request)?;
+    let queue = ctx.bulk_queue()?;
+    let job = provider_sync::request_provider_sync(&ctx.store, queue, &caller, &id).await?;
+    Reply::job_accepted(&job)
 }

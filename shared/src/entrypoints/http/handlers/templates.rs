@@ -5,9 +5,9 @@ use std::sync::Arc;
 use http::StatusCode;
 use lambda_http::Request;
 
+use crate::entrypoints::http::request::{if_match, json, optional_json, path, query, staff};
+use crate::entrypoints::http::Reply;
 use crate::error::ServiceResult;
-use crate::http::request::{if_match, json, optional_json, path, query, staff};
-use crate::http::Reply;
 use crate::model::TemplateState;
 use crate::services::templates::{self, TemplateFilter};
 use crate::AppContext;

@@ -6,9 +6,9 @@ use http::StatusCode;
 use lambda_http::Request;
 use serde::Deserialize;
 
+use crate::entrypoints::http::request::{if_match, json, optional_json, path, query, staff};
+use crate::entrypoints::http::Reply;
 use crate::error::ServiceResult;
-use crate::http::request::{if_match, json, optional_json, path, query, staff};
-use crate::http::Reply;
 use crate::model::AgreementFilter;
 use crate::services::agreements::{self, parse_status};
 use crate::services::{billing_contracts, filter_id};
@@ -28,9 +28,10 @@ pub async fn get_agreement(ctx: Arc<AppContext>, request: Request) -> ServiceRes
     let caller = staff(&request)?;
     let agreement = agreements::get_agreement(&ctx.store, &caller, &path(&request, "id")?).await?;
     let contracts = billing_contracts::contracts_of(&ctx.store, &agreement.id).await?;
-    let mut body = serde_json::to_value(&agreement).map_err(crate::ServiceError::internal)?;
-    body["billing_contract_ids"] =
-        serde_json::to_value(contracts).map_err(crate::ServiceError::internal)?;
+    let mut body = serde_json::to_value(&agreement)
+        .map_err(|e| crate::ServiceError::because("the answer could not be serialised", e))?;
+    body["billing_contract_ids"] = serde_json::to_value(contracts)
+        .map_err(|e| crate::ServiceError::because("the answer could not be serialised", e))?;
     Reply::record(StatusCode::OK, &body, agreement.version)
 }
 

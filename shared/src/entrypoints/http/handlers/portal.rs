@@ -6,9 +6,9 @@ use std::sync::Arc;
 use http::StatusCode;
 use lambda_http::Request;
 
+use crate::entrypoints::http::request::{optional_json, origin, path, principal, query};
+use crate::entrypoints::http::Reply;
 use crate::error::ServiceResult;
-use crate::http::request::{optional_json, origin, path, principal, query};
-use crate::http::Reply;
 use crate::services::portal::{self, Origin};
 use crate::AppContext;
 

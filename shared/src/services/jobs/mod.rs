@@ -1,0 +1,95 @@
+//! Jobs on the bulk queue. `runner` is the machinery every chunked job shares (settings, the
+//! chunk pointer, counting, continuation); each other module is one kind of work. `handle`
+//! dispatches a message to its kind.
+
+pub mod attestation;
+pub mod create_agreements;
+pub mod provider_sync;
+pub mod runner;
+
+pub use runner::{ChunkReport, JobError, JobSettings};
+
+use crate::connectors::ProviderConnector;
+use crate::error::ServiceResult;
+use crate::model::{BulkJob, BulkJobView, Principal};
+use crate::queue::{BulkQueue, JobMessage};
+use crate::services::{known_id, not_found};
+use crate::store::Store;
+use create_agreements::CreateAgreements;
+use provider_sync::ProviderSync;
+use runner::{run_chunks, ChunkPointer};
+
+/// What the worker did with one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Handled {
+    /// A chunk message of a job: what this delivery did for the job.
+    Chunk(ChunkReport),
+    /// An agreement's attestation is done with (attested, refused and noted, or not needed).
+    Attestation,
+}
+
+/// Does the work one queue message asks for.
+pub async fn handle<C: ProviderConnector>(
+    store: &Store,
+    queue: &BulkQueue,
+    connector: &C,
+    settings: JobSettings,
+    message: &JobMessage,
+) -> Result<Handled, JobError> {
+    match message {
+        JobMessage::CreateAgreements {
+            job_id,
+            template_id,
+            cursor,
+            ..
+        } => {
+            let work = CreateAgreements { store, settings };
+            let pointer = ChunkPointer {
+                job_id,
+                subject: template_id,
+                cursor: cursor.as_deref(),
+            };
+            run_chunks(store, queue, &work, settings, pointer)
+                .await
+                .map(Handled::Chunk)
+        }
+        JobMessage::SyncProvider {
+            job_id,
+            provider_id,
+            cursor,
+            ..
+        } => {
+            let work = ProviderSync {
+                store,
+                connector,
+                settings,
+            };
+            let pointer = ChunkPointer {
+                job_id,
+                subject: provider_id,
+                cursor: cursor.as_deref(),
+            };
+            run_chunks(store, queue, &work, settings, pointer)
+                .await
+                .map(Handled::Chunk)
+        }
+        JobMessage::AttestAgreement { agreement_id, .. } => {
+            attestation::attest_agreement(store, connector, agreement_id)
+                .await
+                .map(|()| Handled::Attestation)
+        }
+    }
+}
+
+/// A job's progress, for staff.
+pub async fn get_bulk_job(
+    store: &Store,
+    caller: &Principal,
+    id: &str,
+) -> ServiceResult<BulkJobView> {
+    caller.require_staff()?;
+    let id = known_id(id, "bulk job")?;
+    let job: Option<BulkJob> = store.by_id(&id).await?;
+    job.map(BulkJobView::from)
+        .ok_or_else(|| not_found("bulk job", &id))
+}

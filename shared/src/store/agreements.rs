@@ -1,0 +1,150 @@
+//! Agreements and their history: access patterns 12–18 of docs/data-model.md.
+
+use std::collections::HashMap;
+
+use super::item::{s, to_item, to_value};
+use super::list::ListQuery;
+use super::{keys, Page, PageSpec, Store, StoreError};
+use crate::model::{Agreement, AgreementFilter, AgreementStatus, HistoryEvent, Id};
+
+/// The attribute of an agreement's item that holds its history events, oldest first.
+pub const HISTORY: &str = "history";
+
+impl Store {
+    /// Pattern 12: writes a new agreement with its first history events into its slot, unless
+    /// the slot is taken; then answers the agreement that holds it, read in the same request.
+    pub async fn put_agreement_in_slot(
+        &self,
+        agreement: &Agreement,
+        history: &[HistoryEvent],
+    ) -> Result<Option<Agreement>, StoreError> {
+        self.put_new_or_existing(agreement_item(agreement, history)?)
+            .await
+    }
+
+    /// Pattern 14: the agreement's next state and its history event, in one request, if the
+    /// stored version is still `expected_version` (`ConditionFailed` otherwise).
+    pub async fn update_agreement(
+        &self,
+        next: &Agreement,
+        expected_version: u64,
+        event: &HistoryEvent,
+    ) -> Result<(), StoreError> {
+        self.update_appending(to_item(next)?, expected_version, HISTORY, event)
+            .await
+    }
+
+    /// Pattern 14, without a change of state: an event appended to the agreement's history
+    /// (e.g. the outcome of an attestation).
+    pub async fn note_on_agreement(&self, id: &Id, event: &HistoryEvent) -> Result<(), StoreError> {
+        self.append_to_list(&keys::agreement(id), keys::META, HISTORY, event)
+            .await
+    }
+
+    /// Patterns 15–17: agreements by the most selective collection for the filter (an
+    /// account's, a template's, or all), the other filters applied to it.
+    pub async fn agreements(
+        &self,
+        filter: &AgreementFilter,
+        page: PageSpec<'_>,
+    ) -> Result<Page<Agreement>, StoreError> {
+        self.list(&agreement_query(filter), page).await
+    }
+
+    /// Pattern 15 for the portal: an account's agreements that are not inactive.
+    pub async fn open_agreements_of_account(
+        &self,
+        account: &Id,
+        page: PageSpec<'_>,
+    ) -> Result<Page<Agreement>, StoreError> {
+        let filter = AgreementFilter {
+            account_id: Some(account.clone()),
+            ..AgreementFilter::default()
+        };
+        let query =
+            agreement_query(&filter).not_equal("status", AgreementStatus::Inactive.as_str());
+        self.list(&query, page).await
+    }
+
+    /// Pattern 18: an agreement's whole history, oldest first (None when there is no agreement).
+    pub async fn history(&self, id: &Id) -> Result<Option<Vec<HistoryEvent>>, StoreError> {
+        self.get_list(&keys::agreement(id), keys::META, HISTORY)
+            .await
+    }
+
+    /// Pattern 18, paged by position under a sealed cursor.
+    pub async fn history_page(
+        &self,
+        id: &Id,
+        page: PageSpec<'_>,
+    ) -> Result<Option<Page<HistoryEvent>>, StoreError> {
+        let Some(events) = self.history(id).await? else {
+            return Ok(None);
+        };
+        let scope = format!("history:{id}");
+        let start = match page.cursor {
+            None => 0,
+            Some(c) => self
+                .cursors
+                .decode(&scope, c)?
+                .get("offset")
+                .and_then(|v| v.as_s().ok())
+                .and_then(|v| v.parse::<usize>().ok())
+                .ok_or(StoreError::BadCursor)?,
+        };
+        let end = start.saturating_add(page.limit).min(events.len());
+        let next_cursor = if end < events.len() {
+            let key = HashMap::from([("offset".to_string(), s(end.to_string()))]);
+            Some(self.cursors.encode(&scope, &key)?)
+        } else {
+            None
+        };
+        Ok(Some(Page {
+            items: events
+                .get(start..end)
+                .map(<[_]>::to_vec)
+                .unwrap_or_default(),
+            next_cursor,
+        }))
+    }
+}
+
+/// An agreement's item with its history list.
+pub(super) fn agreement_item(
+    agreement: &Agreement,
+    history: &[HistoryEvent],
+) -> Result<super::item::Item, StoreError> {
+    let mut item = to_item(agreement)?;
+    item.insert(HISTORY.into(), to_value(&history)?);
+    Ok(item)
+}
+
+/// The most selective collection for the filters; the rest become filter expressions.
+fn agreement_query(filter: &AgreementFilter) -> ListQuery {
+    let mut query = if let Some(account) = &filter.account_id {
+        let q = ListQuery::index(Some("GSI1"), keys::account(account), keys::AGREEMENT_PREFIX);
+        match &filter.template_id {
+            Some(t) => q.equal("template_id", t.to_string()),
+            None => q,
+        }
+    } else if let Some(template) = &filter.template_id {
+        ListQuery::index(
+            Some("GSI2"),
+            keys::template(template),
+            keys::AGREEMENT_PREFIX,
+        )
+    } else {
+        ListQuery::index(
+            Some("GSI3"),
+            keys::ALL_AGREEMENTS.into(),
+            keys::AGREEMENT_PREFIX,
+        )
+    };
+    if let Some(p) = &filter.provider_id {
+        query = query.equal("provider_id", p.to_string());
+    }
+    if let Some(st) = filter.status {
+        query = query.equal("status", st.as_str());
+    }
+    query
+}

@@ -1,0 +1,138 @@
+//! Paged lists: one partition of the table or of an index, under a sort-key prefix, with
+//! filters, answered a page at a time under a sealed cursor bound to the list.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde::de::DeserializeOwned;
+
+use super::item::{from_item, sdk_error};
+use super::{Page, PageSpec, Store, StoreError};
+
+/// Which list to read: an index (or the table), one partition, a sort-key prefix, and filters.
+#[derive(Debug, Clone)]
+pub(crate) struct ListQuery {
+    pub index: Option<&'static str>,
+    pub partition: String,
+    pub sort_prefix: &'static str,
+    /// `attribute = value` filters, applied after the key condition.
+    pub equals: Vec<(&'static str, String)>,
+    /// `attribute <> value` filters.
+    pub not_equals: Vec<(&'static str, String)>,
+}
+
+impl ListQuery {
+    pub fn table(partition: String, sort_prefix: &'static str) -> Self {
+        Self::index(None, partition, sort_prefix)
+    }
+
+    pub fn index(
+        index: Option<&'static str>,
+        partition: String,
+        sort_prefix: &'static str,
+    ) -> Self {
+        ListQuery {
+            index,
+            partition,
+            sort_prefix,
+            equals: Vec::new(),
+            not_equals: Vec::new(),
+        }
+    }
+
+    pub fn equal(mut self, attribute: &'static str, value: impl Into<String>) -> Self {
+        self.equals.push((attribute, value.into()));
+        self
+    }
+
+    pub fn not_equal(mut self, attribute: &'static str, value: impl Into<String>) -> Self {
+        self.not_equals.push((attribute, value.into()));
+        self
+    }
+
+    /// What a cursor of this list is bound to.
+    fn scope(&self) -> String {
+        format!(
+            "{}|{}|{}|{:?}|{:?}",
+            self.index.unwrap_or("table"),
+            self.partition,
+            self.sort_prefix,
+            self.equals,
+            self.not_equals
+        )
+    }
+}
+
+impl Store {
+    /// One page of a list, filled up to the page's limit even when filters drop items.
+    pub(crate) async fn list<T: DeserializeOwned>(
+        &self,
+        query: &ListQuery,
+        page: PageSpec<'_>,
+    ) -> Result<Page<T>, StoreError> {
+        let limit = page.limit;
+        let scope = query.scope();
+        let mut start = match page.cursor {
+            Some(c) => Some(self.cursors.decode(&scope, c)?),
+            None => None,
+        };
+        let (pk_attr, sk_attr) = match query.index {
+            Some(index) => (format!("{index}PK"), format!("{index}SK")),
+            None => ("PK".to_string(), "SK".to_string()),
+        };
+        let mut names = HashMap::from([("#pk".to_string(), pk_attr), ("#sk".to_string(), sk_attr)]);
+        let mut values = HashMap::from([
+            (
+                ":pk".to_string(),
+                AttributeValue::S(query.partition.clone()),
+            ),
+            (
+                ":prefix".to_string(),
+                AttributeValue::S(query.sort_prefix.to_string()),
+            ),
+        ]);
+        let mut filters = Vec::new();
+        for (i, (attribute, value)) in query.equals.iter().enumerate() {
+            names.insert(format!("#e{i}"), attribute.to_string());
+            values.insert(format!(":e{i}"), AttributeValue::S(value.clone()));
+            filters.push(format!("#e{i} = :e{i}"));
+        }
+        for (i, (attribute, value)) in query.not_equals.iter().enumerate() {
+            names.insert(format!("#n{i}"), attribute.to_string());
+            values.insert(format!(":n{i}"), AttributeValue::S(value.clone()));
+            filters.push(format!("#n{i} <> :n{i}"));
+        }
+        let filter = (!filters.is_empty()).then(|| filters.join(" AND "));
+
+        let mut items = Vec::new();
+        // Bounded: a filter that matches little must not turn one request into a table walk.
+        for _ in 0..10 {
+            let want = limit.saturating_sub(items.len()).max(1);
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .set_index_name(query.index.map(str::to_string))
+                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                .set_expression_attribute_names(Some(names.clone()))
+                .set_expression_attribute_values(Some(values.clone()))
+                .set_filter_expression(filter.clone())
+                .set_exclusive_start_key(start.take())
+                .limit(i32::try_from(want).unwrap_or(i32::MAX))
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            for item in out.items.unwrap_or_default() {
+                items.push(from_item(item)?);
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() || items.len() >= limit {
+                break;
+            }
+        }
+        let next_cursor = start
+            .map(|key| self.cursors.encode(&scope, &key))
+            .transpose()?;
+        Ok(Page { items, next_cursor })
+    }
+}

@@ -1,0 +1,91 @@
+//! Provider accounts and provisioning: access patterns 19, 22 and 25 of docs/data-model.md.
+
+use super::agreements::agreement_item;
+use super::item::to_item;
+use super::list::ListQuery;
+use super::{keys, Page, PageSpec, Store, StoreError};
+use crate::model::{Agreement, HistoryEvent, Id, ProviderAccount};
+
+/// Whose provider accounts a list is of.
+#[derive(Debug, Clone, Copy)]
+pub enum ProviderAccountsOf<'a> {
+    /// A provider's, optionally only those of one account.
+    Provider {
+        provider: &'a Id,
+        account: Option<&'a Id>,
+    },
+    /// An account's, with every provider.
+    Account(&'a Id),
+}
+
+impl Store {
+    /// Pattern 19: the provider account of a provider's own id for a customer.
+    pub async fn provider_account(
+        &self,
+        provider: &Id,
+        provider_specific_id: &str,
+    ) -> Result<Option<ProviderAccount>, StoreError> {
+        self.get(
+            &keys::provider(provider),
+            &keys::provider_account_sk(provider_specific_id),
+        )
+        .await
+    }
+
+    /// Pattern 22 (and 20's partition, paged): provider accounts of a provider (optionally of
+    /// one account) or of an account.
+    pub async fn provider_accounts(
+        &self,
+        of: ProviderAccountsOf<'_>,
+        page: PageSpec<'_>,
+    ) -> Result<Page<ProviderAccount>, StoreError> {
+        let query = match of {
+            ProviderAccountsOf::Provider { provider, account } => {
+                let q = ListQuery::table(keys::provider(provider), keys::PROVIDER_ACCOUNT_PREFIX);
+                match account {
+                    Some(a) => q.equal("account_id", a.to_string()),
+                    None => q,
+                }
+            }
+            ProviderAccountsOf::Account(a) => ListQuery::index(
+                Some("GSI1"),
+                keys::account(a),
+                keys::PROVIDER_ACCOUNT_PREFIX,
+            ),
+        };
+        self.list(&query, page).await
+    }
+
+    /// Pattern 22: the account's provider account with a provider (the tenant id to attest with).
+    pub async fn provider_account_of_account(
+        &self,
+        account: &Id,
+        provider: &Id,
+    ) -> Result<Option<ProviderAccount>, StoreError> {
+        let links: Vec<ProviderAccount> = self
+            .collection(
+                Some("GSI1"),
+                &keys::account(account),
+                &format!("{}{provider}#", keys::PROVIDER_ACCOUNT_PREFIX),
+                1,
+            )
+            .await?;
+        Ok(links.into_iter().next())
+    }
+
+    /// Pattern 25: provisioning writes the agreement (with its history) and, when the account
+    /// is not linked yet, its provider account, both or neither. `Cancelled` when either key is
+    /// taken.
+    pub async fn provision(
+        &self,
+        agreement: &Agreement,
+        history: &[HistoryEvent],
+        new_link: Option<&ProviderAccount>,
+    ) -> Result<(), StoreError> {
+        let mut items = vec![agreement_item(agreement, history)?];
+        if let Some(pa) = new_link {
+            items.push(to_item(pa)?);
+        }
+        self.put_new_together(items).await
+    }
+}
