@@ -242,7 +242,7 @@ async fn sync_customer<C: ProviderConnector>(
     Ok(outcome)
 }
 
-/// The Microsoft Customer Agreement's templateId in Partner Center (domain research §2.1).
+/// The Microsoft Customer Agreement's templateId in Partner Center (docs/partner-center.md).
 pub const MCA_TEMPLATE_ID: &str = "117a77b0-9360-443b-8795-c6dedc750cf9";
 
 /// A direct signature as an acceptance record: today, by the account's primary contact.
