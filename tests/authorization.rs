@@ -1,6 +1,6 @@
 //! Who may call what: every route of template.yaml × every kind of caller, each cell asserted.
 //!
-//! The contract (../shared/design/api.md, "Who is calling"): no or bad credentials → 401; the
+//! The contract (docs/api.md, "Who is calling"): no or bad credentials → 401; the
 //! other role's route → 403; a customer reaching another account's id → 404 (never 403, and
 //! nothing of the record in the answer). `GET /portal` is public. The table below must name every
 //! route of the template: a route added without a row fails this test.

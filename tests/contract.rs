@@ -1,4 +1,4 @@
-//! The HTTP contract of ../shared/design/api.md driven over HTTP against the local stack:
+//! The HTTP contract of docs/api.md driven over HTTP against the local stack:
 //! the main flow, the status codes of every refusal, and what a refusal leaves behind (nothing).
 
 use integration_tests::api::{
