@@ -13,8 +13,8 @@ pub enum ConfigError {
     Missing(&'static str),
     #[error("environment variable {0} is invalid: {1}")]
     Invalid(&'static str, &'static str),
-    #[error("the provider connection is misconfigured: {0}")]
-    Connector(String),
+    #[error("the provider connection is misconfigured")]
+    Connector(#[from] crate::connectors::ConnectorError),
 }
 
 /// Everything a handler needs, built once per Lambda instance.
@@ -48,7 +48,7 @@ impl AppContext {
         if let Ok(url) = std::env::var("BULK_QUEUE_URL") {
             ctx.bulk_queue = Some(BulkQueue::new(aws_sdk_sqs::Client::new(&sdk), url));
         }
-        ctx.connector = Connector::from_env().map_err(|e| ConfigError::Connector(e.to_string()))?;
+        ctx.connector = Connector::from_env()?;
         Ok(ctx)
     }
 

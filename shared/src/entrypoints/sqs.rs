@@ -63,13 +63,12 @@ async fn handle_message<C: ProviderConnector>(
         .unwrap_or("?");
     let span = tracing::info_span!("sqs_message", message_id, receives);
     async {
+        let Some(queue) = queue else {
+            return false;
+        };
         let outcome = match queue::parse(record.body.as_deref().unwrap_or("")) {
             Err(e) => Err(JobError::from(e)),
-            Ok(_) if queue.is_none() => return false,
-            Ok(message) => match queue {
-                Some(queue) => jobs::handle(&ctx.store, queue, connector, settings, &message).await,
-                None => return false,
-            },
+            Ok(message) => jobs::handle(&ctx.store, queue, connector, settings, &message).await,
         };
         match outcome {
             Ok(done) => {
