@@ -5,12 +5,13 @@
 //! nothing of the record in the answer). `GET /portal` is public. The table below must name every
 //! route of the template: a route added without a row fails this test.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::time::Instant;
 
 use integration_tests::api::{customer_token, expired_token, forged_token, id, staff_token, Api};
 use integration_tests::{unique, workspace_root};
+use local_stack::template::{RouteAuth, Template};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -129,27 +130,21 @@ const ROUTES: &[Route] = &[
     route("GET", "/portal", Access::Public),
 ];
 
-/// Every (method, path) of the template's HttpApi events.
-fn template_routes() -> BTreeSet<(String, String)> {
-    let text =
-        std::fs::read_to_string(workspace_root().join("template.yaml")).expect("template.yaml");
-    let t: serde_yaml::Value = serde_yaml::from_str(&text).expect("template.yaml is YAML");
-    let mut routes = BTreeSet::new();
-    for (_, resource) in t["Resources"].as_mapping().expect("Resources") {
-        if resource["Type"] != "AWS::Serverless::Function" {
-            continue;
-        }
-        let Some(events) = resource["Properties"]["Events"].as_mapping() else {
-            continue;
-        };
-        for (_, event) in events {
-            if event["Type"] == "HttpApi" {
-                let p = &event["Properties"];
-                routes.insert((
-                    p["Method"].as_str().unwrap_or_default().to_uppercase(),
-                    p["Path"].as_str().unwrap_or_default().to_string(),
-                ));
-            }
+/// Every route of the template as the local stack reads it, (method, path) → whether it is public
+/// (its event says `Auth: { Authorizer: NONE }`; every other route takes the default JWT authorizer).
+fn template_routes() -> BTreeMap<(String, String), bool> {
+    let template = Template::load(workspace_root().join("template.yaml")).expect("template.yaml");
+    let mut routes = BTreeMap::new();
+    for function in &template.functions {
+        for event in &function.http_events {
+            let public = event.auth == RouteAuth::Public;
+            let route = (event.method.clone(), event.path.clone());
+            assert!(
+                routes.insert(route, public).is_none(),
+                "{} {} is routed twice",
+                event.method,
+                event.path
+            );
         }
     }
     routes
@@ -576,7 +571,8 @@ fn check(w: &World, r: &Route, caller: Caller, seen: &Seen) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_times_every_caller() {
     let started = Instant::now();
-    let in_template = template_routes();
+    let template_routes = template_routes();
+    let in_template: BTreeSet<(String, String)> = template_routes.keys().cloned().collect();
     let in_table: BTreeSet<(String, String)> = ROUTES
         .iter()
         .map(|r| (r.method.to_string(), r.path.to_string()))
@@ -595,6 +591,18 @@ async fn every_route_times_every_caller() {
     assert!(
         stale.is_empty(),
         "rows of ROUTES that template.yaml no longer has: {stale:?}"
+    );
+    let misconfigured: Vec<String> = ROUTES
+        .iter()
+        .filter(|r| {
+            let public = template_routes[&(r.method.to_string(), r.path.to_string())];
+            public != matches!(r.access, Access::Public)
+        })
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert!(
+        misconfigured.is_empty(),
+        "routes public in template.yaml but not in ROUTES, or the other way: {misconfigured:?}"
     );
 
     let api = Api::start().await;

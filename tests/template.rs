@@ -1,9 +1,11 @@
-//! template.yaml against the code: the table matches the schema the code creates, and every
-//! function crate is deployed, built by cargo-lambda and routed once.
+//! template.yaml against the code: the table matches the schema the code creates, every
+//! function crate is deployed, built by cargo-lambda and routed once, and every policy names the
+//! actions it allows.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use integration_tests::workspace_root;
+use local_stack::template::Template;
 use serde_yaml::Value;
 use shared::store::schema::TABLE;
 
@@ -127,33 +129,39 @@ fn the_table_in_template_yaml_is_the_table_in_code() {
 #[test]
 fn every_function_crate_is_deployed_once_and_built_by_cargo_lambda() {
     let t = template();
-    let globals = &t["Globals"]["Function"];
-    assert_eq!(globals["Runtime"], "provided.al2023");
-    assert_eq!(globals["Architectures"][0], "arm64");
-
+    // The local stack's reading: each function with Globals.Function merged in, and its routes.
+    let parsed = Template::load(workspace_root().join("template.yaml")).expect("template.yaml");
     let mut binaries = BTreeSet::new();
     let mut routes = BTreeSet::new();
-    for (name, r) in resources(&t) {
-        if r["Type"] != "AWS::Serverless::Function" {
-            continue;
-        }
-        assert_eq!(r["Metadata"]["BuildMethod"], "rust-cargolambda", "{name}");
-        let binary = r["Metadata"]["BuildProperties"]["Binary"]
-            .as_str()
-            .unwrap_or_else(|| panic!("{name} names no Binary"))
-            .to_string();
-        assert!(binaries.insert(binary.clone()), "{binary} deployed twice");
-        if let Some(events) = r["Properties"]["Events"].as_mapping() {
-            for e in events.values() {
-                if e["Type"] == "HttpApi" {
-                    let route = format!(
-                        "{} {}",
-                        e["Properties"]["Method"].as_str().unwrap_or_default(),
-                        e["Properties"]["Path"].as_str().unwrap_or_default()
-                    );
-                    assert!(routes.insert(route.clone()), "{route} routed twice");
-                }
-            }
+    for function in &parsed.functions {
+        let name = &function.logical_id;
+        let runtime = (
+            function.property("CodeUri"),
+            function.property("Runtime"),
+            function.property("Architectures"),
+        );
+        let expected: (Value, Value, Value) =
+            (".".into(), "provided.al2023".into(), vec!["arm64"].into());
+        assert_eq!(
+            runtime,
+            (Some(&expected.0), Some(&expected.1), Some(&expected.2)),
+            "{name}"
+        );
+        let metadata = &resources(&t)[name]["Metadata"];
+        assert_eq!(metadata["BuildMethod"], "rust-cargolambda", "{name}");
+        assert_eq!(
+            metadata["BuildProperties"]["Binary"],
+            function.binary.as_str(),
+            "{name}"
+        );
+        assert!(
+            binaries.insert(function.binary.clone()),
+            "{} deployed twice",
+            function.binary
+        );
+        for event in &function.http_events {
+            let route = format!("{} {}", event.method, event.path);
+            assert!(routes.insert(route.clone()), "{route} routed twice");
         }
     }
     let crates: BTreeSet<String> = std::fs::read_dir(workspace_root().join("functions"))
@@ -165,4 +173,50 @@ fn every_function_crate_is_deployed_once_and_built_by_cargo_lambda() {
         binaries, crates,
         "template.yaml's functions and functions/ differ"
     );
+}
+
+/// The SAM policy templates that grant exactly one named action on the one resource they are
+/// given, and so stay least privilege. (The DynamoDB and SQS ones grant more than a function
+/// calls, e.g. `dynamodb:Scan` or `sqs:SendMessage*`.)
+const EXACT_POLICY_TEMPLATES: &[&str] = &["AWSSecretsManagerGetSecretValuePolicy"];
+
+#[test]
+fn policies_name_every_action_they_allow() {
+    let t = template();
+    for (name, r) in resources(&t) {
+        if r["Type"] != "AWS::Serverless::Function" {
+            continue;
+        }
+        for policy in r["Properties"]["Policies"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+        {
+            let policy = policy.as_mapping().expect("a policy is a mapping");
+            let kind = policy
+                .keys()
+                .next()
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            if kind != "Statement" {
+                assert!(
+                    policy.len() == 1 && EXACT_POLICY_TEMPLATES.contains(&kind),
+                    "{name}: policy {kind} may grant more than the function calls"
+                );
+                continue;
+            }
+            for statement in policy["Statement"].as_sequence().expect("Statement list") {
+                assert_eq!(statement["Effect"], "Allow", "{name}");
+                for action in statement["Action"].as_sequence().expect("Action list") {
+                    let action = action.as_str().unwrap_or_default();
+                    assert!(
+                        action.split_once(':').is_some_and(|(service, call)| {
+                            !service.is_empty() && !call.is_empty() && !action.contains('*')
+                        }),
+                        "{name}: {action:?} is not one named action"
+                    );
+                }
+            }
+        }
+    }
 }

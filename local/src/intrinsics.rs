@@ -157,7 +157,8 @@ pub struct Resolver {
     queues: BTreeMap<String, QueueAddress>,
     /// Function logical id → binary (the local function name).
     functions: BTreeMap<String, String>,
-    /// Other resources a `!Ref` may name (the HTTP API); they resolve to a fixed local id.
+    /// Other resources a `!Ref` may name (the HTTP APIs, implicit or not); they resolve to a
+    /// fixed local id.
     other_resources: Vec<String>,
 }
 
@@ -196,7 +197,7 @@ impl Resolver {
                 None => unset_parameters.push(name.clone()),
             }
         }
-        let other_resources = template
+        let mut other_resources: Vec<String> = template
             .raw()
             .get("Resources")
             .and_then(Value::as_mapping)
@@ -207,6 +208,14 @@ impl Resolver {
                     .collect()
             })
             .unwrap_or_default();
+        // SAM's implicit HTTP API is no resource of the template, yet a `!Ref` may name it.
+        other_resources.extend(
+            template
+                .apis
+                .iter()
+                .filter(|api| api.implicit)
+                .map(|api| api.logical_id.clone()),
+        );
         Ok(Self {
             parameters,
             unset_parameters,
@@ -370,6 +379,7 @@ Resources:
   Fn:
     Type: AWS::Serverless::Function
     Metadata: { BuildProperties: { Binary: the-fn } }
+    Properties: { Events: { Any: { Type: HttpApi } } }
 "#;
 
     fn template() -> Template {
@@ -455,6 +465,12 @@ Resources:
         );
         assert_eq!(r.resolve(&yaml("!Ref AWS::Region")), Ok("us-east-1".into()));
         assert_eq!(r.resolve(&yaml("!Ref Fn")), Ok("the-fn".into()));
+        assert_eq!(r.resolve(&yaml("!Ref HttpApi")), Ok("local".into()));
+        // The implicit API of the function's route.
+        assert_eq!(
+            r.resolve(&yaml("!Ref ServerlessHttpApi")),
+            Ok("local".into())
+        );
         assert_eq!(r.resolve(&yaml("42")), Ok("42".into()));
         assert_eq!(r.resolve(&yaml("true")), Ok("true".into()));
         assert_eq!(r.resolve(&yaml("plain")), Ok("plain".into()));

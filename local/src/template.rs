@@ -1,18 +1,22 @@
-//! Reads a SAM template into what the local stack runs: parameters, functions with their HTTP
-//! routes and SQS triggers, queues, and the table.
+//! Reads a SAM template into what the local stack runs: parameters, functions (with Globals
+//! merged in) with their HTTP routes and SQS triggers, HTTP APIs, queues, and the table.
+
+mod apis;
+mod functions;
+mod globals;
+mod queues;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde_yaml::{Mapping, Value};
+use serde_yaml::Value;
 
-use crate::intrinsics::Intrinsic;
+pub use apis::{AuthorizerKind, HttpApi, HttpEvent, RouteAuth, IMPLICIT_HTTP_API};
+pub use functions::{Function, IgnoredEvent, SqsEventSource};
+pub use queues::{Queue, Redrive};
 
-/// SAM's own defaults, used when neither the function nor `Globals.Function` sets a value.
-const SAM_DEFAULT_TIMEOUT_SECS: u64 = 3;
-const SAM_DEFAULT_MEMORY_MB: u64 = 128;
-/// Lambda's default for an SQS event source mapping.
-const DEFAULT_SQS_BATCH_SIZE: u32 = 10;
+use apis::ApiCatalog;
+use globals::Globals;
 
 /// Why a template could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -43,87 +47,15 @@ pub struct Parameter {
     pub default: Option<String>,
 }
 
-/// Who may call an HTTP route.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RouteAuth {
-    /// `Auth.Authorizer: NONE`, or an API without a default authorizer.
-    Public,
-    /// The JWT authorizer (the API's default, or the one the event names).
-    Jwt { authorizer: String },
-}
-
-/// An `HttpApi` event of a function.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HttpEvent {
-    pub name: String,
-    /// Upper-case method, or `ANY`.
-    pub method: String,
-    /// The route's path template (`/providers/{id}`), or `$default`.
-    pub path: String,
-    pub auth: RouteAuth,
-}
-
-/// An `SQS` event of a function: an event source mapping.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SqsEventSource {
-    pub name: String,
-    /// Logical id of the queue the mapping polls.
-    pub queue: String,
-    pub batch_size: u32,
-    /// `FunctionResponseTypes` contains `ReportBatchItemFailures`.
-    pub report_batch_item_failures: bool,
-    /// `ScalingConfig.MaximumConcurrency`.
-    pub maximum_concurrency: Option<u32>,
-    /// `Enabled: false` turns the mapping off.
-    pub enabled: bool,
-}
-
-/// An event the local stack does not run (schedules and anything else unknown).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IgnoredEvent {
-    pub function: String,
-    pub name: String,
-    pub event_type: String,
-}
-
-/// An `AWS::Serverless::Function`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Function {
-    pub logical_id: String,
-    /// `Metadata.BuildProperties.Binary`: the cargo binary that implements the function.
-    pub binary: String,
-    /// `Environment.Variables` merged over `Globals.Function`, unresolved.
-    pub environment: BTreeMap<String, Value>,
-    pub timeout_secs: u64,
-    pub memory_mb: u64,
-    pub http_events: Vec<HttpEvent>,
-    pub sqs_events: Vec<SqsEventSource>,
-}
-
-/// `RedrivePolicy` of a queue.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Redrive {
-    /// Logical id of the dead-letter queue.
-    pub dead_letter_queue: String,
-    pub max_receive_count: u32,
-}
-
-/// An `AWS::SQS::Queue`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Queue {
-    pub logical_id: String,
-    pub visibility_timeout: Option<u32>,
-    pub redrive: Option<Redrive>,
-    pub fifo: bool,
-    pub content_based_deduplication: bool,
-}
-
 /// A parsed SAM template.
 #[derive(Debug, Clone)]
 pub struct Template {
     raw: Value,
     pub parameters: BTreeMap<String, Parameter>,
     pub functions: Vec<Function>,
+    /// The HTTP APIs: every `AWS::Serverless::HttpApi`, and SAM's implicit API when a route is
+    /// on it; each merged with `Globals.HttpApi`.
+    pub apis: Vec<HttpApi>,
     /// In dependency order: a dead-letter queue comes before the queues that redrive to it.
     pub queues: Vec<Queue>,
     /// Logical id of the `AWS::DynamoDB::Table`, if there is one.
@@ -153,11 +85,8 @@ impl Template {
             .and_then(Value::as_mapping)
             .ok_or_else(|| invalid("no Resources mapping"))?;
         let parameters = parse_parameters(&raw)?;
-        let globals = raw.get("Globals").and_then(|g| g.get("Function"));
-        let global_default_authorizer = raw
-            .get("Globals")
-            .and_then(|g| g.get("HttpApi"))
-            .and_then(default_authorizer_of_properties);
+        let globals = Globals::parse(&raw)?;
+        let apis = ApiCatalog::new(resources, &globals)?;
 
         let mut functions = Vec::new();
         let mut queues = Vec::new();
@@ -168,15 +97,14 @@ impl Template {
                 .as_str()
                 .ok_or_else(|| invalid("a resource's logical id is not a string"))?;
             match resource.get("Type").and_then(Value::as_str) {
-                Some("AWS::Serverless::Function") => functions.push(parse_function(
+                Some("AWS::Serverless::Function") => functions.push(functions::parse_function(
                     logical_id,
                     resource,
-                    globals,
-                    resources,
-                    global_default_authorizer.as_deref(),
+                    &globals,
+                    &apis,
                     &mut ignored_events,
                 )?),
-                Some("AWS::SQS::Queue") => queues.push(parse_queue(logical_id, resource)?),
+                Some("AWS::SQS::Queue") => queues.push(queues::parse_queue(logical_id, resource)?),
                 Some("AWS::DynamoDB::Table") => tables.push(logical_id.to_string()),
                 _ => {}
             }
@@ -188,7 +116,7 @@ impl Template {
                 tables.join(", ")
             )));
         }
-        let queues = order_queues(queues)?;
+        let queues = queues::order_queues(queues)?;
         for function in &functions {
             for event in &function.sqs_events {
                 if !queues.iter().any(|q| q.logical_id == event.queue) {
@@ -199,10 +127,12 @@ impl Template {
                 }
             }
         }
+        let apis = apis.into_apis(functions.iter().flat_map(|f| &f.http_events));
         Ok(Self {
             raw,
             parameters,
             functions,
+            apis,
             queues,
             table: tables.pop(),
             ignored_events,
@@ -222,6 +152,11 @@ impl Template {
     /// A function by logical id.
     pub fn function(&self, logical_id: &str) -> Option<&Function> {
         self.functions.iter().find(|f| f.logical_id == logical_id)
+    }
+
+    /// An HTTP API by logical id.
+    pub fn api(&self, logical_id: &str) -> Option<&HttpApi> {
+        self.apis.iter().find(|a| a.logical_id == logical_id)
     }
 
     /// A queue by logical id.
@@ -266,397 +201,6 @@ fn parse_parameters(raw: &Value) -> Result<BTreeMap<String, Parameter>, Template
     Ok(parameters)
 }
 
-fn environment_of(section: Option<&Value>) -> Result<Mapping, TemplateError> {
-    match section
-        .and_then(|s| s.get("Environment"))
-        .and_then(|e| e.get("Variables"))
-    {
-        None | Some(Value::Null) => Ok(Mapping::new()),
-        Some(Value::Mapping(m)) => Ok(m.clone()),
-        Some(_) => Err(invalid("Environment.Variables is not a mapping")),
-    }
-}
-
-fn number_setting(
-    function: &str,
-    name: &str,
-    own: Option<&Value>,
-    global: Option<&Value>,
-    default: u64,
-) -> Result<u64, TemplateError> {
-    let Some(value) = own.or(global) else {
-        return Ok(default);
-    };
-    let parsed = match value {
-        Value::Number(n) => n.as_u64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    };
-    parsed.ok_or_else(|| {
-        invalid(format!(
-            "function {function}: {name} must be a whole number of the template, found {value:?}"
-        ))
-    })
-}
-
-fn default_authorizer_of_properties(properties: &Value) -> Option<String> {
-    properties
-        .get("Auth")
-        .and_then(|a| a.get("DefaultAuthorizer"))
-        .and_then(Value::as_str)
-        .map(str::to_string)
-}
-
-fn parse_function(
-    logical_id: &str,
-    resource: &Value,
-    globals: Option<&Value>,
-    resources: &Mapping,
-    global_default_authorizer: Option<&str>,
-    ignored_events: &mut Vec<IgnoredEvent>,
-) -> Result<Function, TemplateError> {
-    let binary = resource
-        .get("Metadata")
-        .and_then(|m| m.get("BuildProperties"))
-        .and_then(|b| b.get("Binary"))
-        .and_then(Value::as_str)
-        .ok_or_else(|| {
-            invalid(format!(
-                "function {logical_id} has no Metadata.BuildProperties.Binary naming its cargo binary"
-            ))
-        })?
-        .to_string();
-    let properties = resource.get("Properties");
-
-    let mut environment = BTreeMap::new();
-    for section in [globals, properties] {
-        for (key, value) in
-            environment_of(section).map_err(|e| invalid(format!("function {logical_id}: {e}")))?
-        {
-            let name = key.as_str().ok_or_else(|| {
-                invalid(format!(
-                    "function {logical_id}: an environment variable name is not a string"
-                ))
-            })?;
-            environment.insert(name.to_string(), value);
-        }
-    }
-
-    let own = |name: &str| properties.and_then(|p| p.get(name));
-    let global = |name: &str| globals.and_then(|g| g.get(name));
-    let timeout_secs = number_setting(
-        logical_id,
-        "Timeout",
-        own("Timeout"),
-        global("Timeout"),
-        SAM_DEFAULT_TIMEOUT_SECS,
-    )?;
-    let memory_mb = number_setting(
-        logical_id,
-        "MemorySize",
-        own("MemorySize"),
-        global("MemorySize"),
-        SAM_DEFAULT_MEMORY_MB,
-    )?;
-
-    let mut http_events = Vec::new();
-    let mut sqs_events = Vec::new();
-    if let Some(events) = own("Events").and_then(Value::as_mapping) {
-        for (key, event) in events {
-            let name = key
-                .as_str()
-                .ok_or_else(|| {
-                    invalid(format!(
-                        "function {logical_id}: an event name is not a string"
-                    ))
-                })?
-                .to_string();
-            let event_type = event
-                .get("Type")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            let event_properties = event.get("Properties");
-            match event_type {
-                "HttpApi" => http_events.push(parse_http_event(
-                    logical_id,
-                    name,
-                    event_properties,
-                    resources,
-                    global_default_authorizer,
-                )?),
-                "SQS" => sqs_events.push(parse_sqs_event(logical_id, name, event_properties)?),
-                other => ignored_events.push(IgnoredEvent {
-                    function: logical_id.to_string(),
-                    name,
-                    event_type: other.to_string(),
-                }),
-            }
-        }
-    }
-
-    Ok(Function {
-        logical_id: logical_id.to_string(),
-        binary,
-        environment,
-        timeout_secs,
-        memory_mb,
-        http_events,
-        sqs_events,
-    })
-}
-
-fn parse_http_event(
-    function: &str,
-    name: String,
-    properties: Option<&Value>,
-    resources: &Mapping,
-    global_default_authorizer: Option<&str>,
-) -> Result<HttpEvent, TemplateError> {
-    let method = properties
-        .and_then(|p| p.get("Method"))
-        .and_then(Value::as_str);
-    let path = properties
-        .and_then(|p| p.get("Path"))
-        .and_then(Value::as_str);
-    let (method, path) = match (method, path) {
-        (Some(method), Some(path)) => {
-            let method = method.to_ascii_uppercase();
-            // SAM writes the catch-all method as `ANY`; some templates use `*`.
-            let method = if method == "*" {
-                "ANY".to_string()
-            } else {
-                method
-            };
-            (method, path.to_string())
-        }
-        // SAM maps an HttpApi event without Method and Path to the API's `$default` route.
-        (None, None) => ("ANY".to_string(), "$default".to_string()),
-        _ => {
-            return Err(invalid(format!(
-                "function {function} event {name}: an HttpApi event needs both Method and Path"
-            )))
-        }
-    };
-
-    let api_default_authorizer = match properties.and_then(|p| p.get("ApiId")) {
-        Some(api) => {
-            let api_id = match Intrinsic::parse(api) {
-                Some(Ok(Intrinsic::Ref(id))) => id,
-                _ => {
-                    return Err(invalid(format!(
-                        "function {function} event {name}: ApiId must be a !Ref to an AWS::Serverless::HttpApi"
-                    )))
-                }
-            };
-            let api = resources.get(api_id.as_str()).ok_or_else(|| {
-                invalid(format!(
-                    "function {function} event {name}: ApiId refers to unknown resource {api_id}"
-                ))
-            })?;
-            api.get("Properties")
-                .and_then(default_authorizer_of_properties)
-                .or_else(|| global_default_authorizer.map(str::to_string))
-        }
-        None => global_default_authorizer.map(str::to_string),
-    };
-    let event_authorizer = properties
-        .and_then(|p| p.get("Auth"))
-        .and_then(|a| a.get("Authorizer"))
-        .and_then(Value::as_str);
-    let auth = match (event_authorizer, api_default_authorizer) {
-        (Some("NONE"), _) | (None, None) => RouteAuth::Public,
-        (Some(authorizer), _) => RouteAuth::Jwt {
-            authorizer: authorizer.to_string(),
-        },
-        (None, Some(authorizer)) => RouteAuth::Jwt { authorizer },
-    };
-    Ok(HttpEvent {
-        name,
-        method,
-        path,
-        auth,
-    })
-}
-
-fn parse_sqs_event(
-    function: &str,
-    name: String,
-    properties: Option<&Value>,
-) -> Result<SqsEventSource, TemplateError> {
-    let context = || format!("function {function} event {name}");
-    let queue_value = properties
-        .and_then(|p| p.get("Queue"))
-        .ok_or_else(|| invalid(format!("{}: SQS event without Queue", context())))?;
-    let queue = match Intrinsic::parse(queue_value) {
-        Some(Ok(Intrinsic::GetAtt {
-            resource,
-            attribute,
-        })) if attribute == "Arn" => resource,
-        _ => {
-            return Err(invalid(format!(
-                "{}: Queue must be !GetAtt <Queue>.Arn of a queue in this template",
-                context()
-            )))
-        }
-    };
-    let batch_size = match properties.and_then(|p| p.get("BatchSize")) {
-        None => DEFAULT_SQS_BATCH_SIZE,
-        Some(value) => value
-            .as_u64()
-            .and_then(|n| u32::try_from(n).ok())
-            .filter(|n| *n > 0)
-            .ok_or_else(|| {
-                invalid(format!(
-                    "{}: BatchSize must be a positive number",
-                    context()
-                ))
-            })?,
-    };
-    let report_batch_item_failures = properties
-        .and_then(|p| p.get("FunctionResponseTypes"))
-        .and_then(Value::as_sequence)
-        .is_some_and(|types| {
-            types
-                .iter()
-                .any(|t| t.as_str() == Some("ReportBatchItemFailures"))
-        });
-    let maximum_concurrency = match properties
-        .and_then(|p| p.get("ScalingConfig"))
-        .and_then(|s| s.get("MaximumConcurrency"))
-    {
-        None => None,
-        Some(value) => Some(
-            value
-                .as_u64()
-                .and_then(|n| u32::try_from(n).ok())
-                .filter(|n| *n > 0)
-                .ok_or_else(|| {
-                    invalid(format!(
-                        "{}: ScalingConfig.MaximumConcurrency must be a positive number",
-                        context()
-                    ))
-                })?,
-        ),
-    };
-    let enabled = properties
-        .and_then(|p| p.get("Enabled"))
-        .and_then(Value::as_bool)
-        .unwrap_or(true);
-    Ok(SqsEventSource {
-        name,
-        queue,
-        batch_size,
-        report_batch_item_failures,
-        maximum_concurrency,
-        enabled,
-    })
-}
-
-fn parse_queue(logical_id: &str, resource: &Value) -> Result<Queue, TemplateError> {
-    let properties = resource.get("Properties");
-    let visibility_timeout = match properties.and_then(|p| p.get("VisibilityTimeout")) {
-        None => None,
-        Some(value) => Some(
-            value
-                .as_u64()
-                .and_then(|n| u32::try_from(n).ok())
-                .ok_or_else(|| {
-                    invalid(format!(
-                        "queue {logical_id}: VisibilityTimeout must be a number"
-                    ))
-                })?,
-        ),
-    };
-    let redrive = match properties.and_then(|p| p.get("RedrivePolicy")) {
-        None | Some(Value::Null) => None,
-        Some(policy) => {
-            let target = policy.get("deadLetterTargetArn").ok_or_else(|| {
-                invalid(format!(
-                    "queue {logical_id}: RedrivePolicy has no deadLetterTargetArn"
-                ))
-            })?;
-            let dead_letter_queue = match Intrinsic::parse(target) {
-                Some(Ok(Intrinsic::GetAtt {
-                    resource,
-                    attribute,
-                })) if attribute == "Arn" => resource,
-                _ => {
-                    return Err(invalid(format!(
-                        "queue {logical_id}: deadLetterTargetArn must be !GetAtt <Queue>.Arn"
-                    )))
-                }
-            };
-            let max_receive_count = policy
-                .get("maxReceiveCount")
-                .and_then(|v| match v {
-                    Value::Number(n) => n.as_u64(),
-                    Value::String(s) => s.parse().ok(),
-                    _ => None,
-                })
-                .and_then(|n| u32::try_from(n).ok())
-                .filter(|n| *n > 0)
-                .ok_or_else(|| {
-                    invalid(format!(
-                        "queue {logical_id}: RedrivePolicy.maxReceiveCount must be a positive number"
-                    ))
-                })?;
-            Some(Redrive {
-                dead_letter_queue,
-                max_receive_count,
-            })
-        }
-    };
-    let flag = |name: &str| {
-        properties
-            .and_then(|p| p.get(name))
-            .and_then(Value::as_bool)
-            .unwrap_or(false)
-    };
-    Ok(Queue {
-        logical_id: logical_id.to_string(),
-        visibility_timeout,
-        redrive,
-        fifo: flag("FifoQueue"),
-        content_based_deduplication: flag("ContentBasedDeduplication"),
-    })
-}
-
-/// Orders queues so that each dead-letter queue comes before the queues that redrive to it.
-fn order_queues(mut pending: Vec<Queue>) -> Result<Vec<Queue>, TemplateError> {
-    let known: Vec<String> = pending.iter().map(|q| q.logical_id.clone()).collect();
-    for queue in &pending {
-        if let Some(redrive) = &queue.redrive {
-            if !known.contains(&redrive.dead_letter_queue) {
-                return Err(invalid(format!(
-                    "queue {}: dead-letter queue {} is not an AWS::SQS::Queue of this template",
-                    queue.logical_id, redrive.dead_letter_queue
-                )));
-            }
-        }
-    }
-    let mut ordered: Vec<Queue> = Vec::with_capacity(pending.len());
-    while !pending.is_empty() {
-        let ready = pending.iter().position(|queue| {
-            queue.redrive.as_ref().is_none_or(|r| {
-                ordered
-                    .iter()
-                    .any(|done| done.logical_id == r.dead_letter_queue)
-            })
-        });
-        match ready {
-            Some(index) => ordered.push(pending.remove(index)),
-            None => {
-                let names: Vec<&str> = pending.iter().map(|q| q.logical_id.as_str()).collect();
-                return Err(invalid(format!(
-                    "queues redrive to each other in a cycle: {}",
-                    names.join(", ")
-                )));
-            }
-        }
-    }
-    Ok(ordered)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -685,14 +229,20 @@ mod tests {
                 .get("Globals")
                 .and_then(|g| g.get("Function"))
                 .and_then(|f| f.get(name))
-                .and_then(Value::as_u64)
         };
-        assert_eq!(Some(get.timeout_secs), global("Timeout"));
-        assert_eq!(Some(get.memory_mb), global("MemorySize"));
+        assert_eq!(
+            Some(get.timeout_secs),
+            global("Timeout").and_then(Value::as_u64)
+        );
+        assert_eq!(
+            Some(get.memory_mb),
+            global("MemorySize").and_then(Value::as_u64)
+        );
         assert_eq!(
             get.http_events,
             vec![HttpEvent {
                 name: "Api".into(),
+                api: IMPLICIT_HTTP_API.into(),
                 method: "GET".into(),
                 path: "/providers/{id}".into(),
                 auth: RouteAuth::Jwt {
@@ -716,17 +266,56 @@ mod tests {
             table.get("Type").and_then(Value::as_str),
             Some("AWS::DynamoDB::Table")
         );
-        // Every function has a binary and every route a method and path.
+        // The routes are on the implicit API, whose JWT authorizer Globals.HttpApi sets up.
+        assert_eq!(
+            template.apis,
+            vec![HttpApi {
+                logical_id: IMPLICIT_HTTP_API.into(),
+                implicit: true,
+                default_authorizer: Some("JwtAuthorizer".into()),
+                authorizers: BTreeMap::from([("JwtAuthorizer".into(), AuthorizerKind::Jwt)]),
+            }]
+        );
+        // Every function has a binary and Globals' code, runtime and architecture; every route
+        // a method and path, and a JWT unless it is the portal page.
         for function in &template.functions {
             assert!(!function.binary.is_empty());
+            for name in ["CodeUri", "Runtime", "Architectures", "Handler", "Tracing"] {
+                assert!(
+                    function.property(name).is_some(),
+                    "{}: {name}",
+                    function.logical_id
+                );
+                assert_eq!(
+                    function.property(name),
+                    global(name),
+                    "{}",
+                    function.logical_id
+                );
+            }
             for event in &function.http_events {
                 assert!(
                     event.path.starts_with('/') || event.path == "$default",
                     "{}",
                     event.path
                 );
+                let public = (event.method.as_str(), event.path.as_str()) == ("GET", "/portal");
+                assert_eq!(
+                    event.auth == RouteAuth::Public,
+                    public,
+                    "{} {}",
+                    event.method,
+                    event.path
+                );
             }
         }
+        // A function's own settings win over Globals'.
+        let worker = template
+            .function("BulkWorkerFunction")
+            .unwrap_or_else(|| panic!("BulkWorkerFunction missing"));
+        assert_eq!((worker.timeout_secs, worker.memory_mb), (60, 512));
+        assert!(worker.environment.contains_key("BULK_QUEUE_URL"));
+        assert!(worker.environment.contains_key("TABLE_NAME"));
     }
 
     const SAMPLE: &str = r#"
@@ -735,6 +324,7 @@ Parameters:
   Count: { Type: Number, Default: 3 }
 Globals:
   Function:
+    CodeUri: .
     Timeout: 7
     Environment:
       Variables:
@@ -743,6 +333,8 @@ Globals:
   HttpApi:
     Auth:
       DefaultAuthorizer: Jwt
+      Authorizers:
+        Jwt: { JwtConfiguration: { issuer: !Ref Level } }
 Resources:
   Api:
     Type: AWS::Serverless::HttpApi
@@ -802,38 +394,44 @@ Resources:
           Properties: { ScheduleExpression: "rate(1 day)" }
 "#;
 
-    fn sample() -> Template {
-        let value: Value = match serde_yaml::from_str(SAMPLE) {
+    fn parse(text: &str) -> Result<Template, TemplateError> {
+        let value: Value = match serde_yaml::from_str(text) {
             Ok(value) => value,
             Err(error) => panic!("{error}"),
         };
-        match Template::from_value(value) {
-            Ok(template) => template,
-            Err(error) => panic!("{error}"),
-        }
+        Template::from_value(value)
     }
 
     #[test]
     fn parses_functions_events_and_queues() {
-        let template = sample();
+        let template = parse(SAMPLE).unwrap_or_else(|e| panic!("{e}"));
         let handler = &template.functions[0];
         assert_eq!(handler.timeout_secs, 7);
         assert_eq!(handler.memory_mb, 512);
+        assert_eq!(handler.property("CodeUri"), Some(&Value::from(".")));
         assert_eq!(handler.environment["A"], Value::from("global"));
         assert!(matches!(handler.environment["B"], Value::Tagged(_)));
-        let routes: Vec<(&str, &str, &RouteAuth)> = handler
+        assert!(handler.environment.contains_key("C"));
+        let routes: Vec<(&str, &str, &str, &RouteAuth)> = handler
             .http_events
             .iter()
-            .map(|e| (e.method.as_str(), e.path.as_str(), &e.auth))
+            .map(|e| (e.api.as_str(), e.method.as_str(), e.path.as_str(), &e.auth))
             .collect();
         let jwt = RouteAuth::Jwt {
             authorizer: "Jwt".into(),
         };
-        assert!(routes.contains(&("GET", "/things/{id}", &jwt)));
-        assert!(routes.contains(&("GET", "/health", &RouteAuth::Public)));
-        // An API without its own DefaultAuthorizer falls back to Globals.HttpApi.
-        assert!(routes.contains(&("POST", "/open", &jwt)));
-        assert!(routes.contains(&("ANY", "$default", &jwt)));
+        assert!(routes.contains(&("Api", "GET", "/things/{id}", &jwt)));
+        assert!(routes.contains(&("Api", "GET", "/health", &RouteAuth::Public)));
+        // An API without its own DefaultAuthorizer takes Globals.HttpApi's.
+        assert!(routes.contains(&("OpenApi", "POST", "/open", &jwt)));
+        assert!(routes.contains(&(IMPLICIT_HTTP_API, "ANY", "$default", &jwt)));
+        let api_ids: Vec<&str> = template
+            .apis
+            .iter()
+            .map(|a| a.logical_id.as_str())
+            .collect();
+        assert_eq!(api_ids, ["Api", "OpenApi", IMPLICIT_HTTP_API]);
+        assert!(template.api(IMPLICIT_HTTP_API).is_some_and(|a| a.implicit));
         let jobs = handler
             .sqs_events
             .iter()
@@ -876,12 +474,24 @@ Resources:
     }
 
     #[test]
-    fn rejects_a_function_without_binary() {
-        let value: Value = serde_yaml::from_str(
-            "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties: {}\n",
+    fn without_globals_functions_get_sam_defaults_and_routes_are_public() {
+        let template = parse(
+            "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Metadata: { BuildProperties: { Binary: f } }\n    Properties:\n      Events:\n        Api: { Type: HttpApi, Properties: { Method: GET, Path: /f } }\n",
         )
-        .unwrap_or(Value::Null);
-        let error = Template::from_value(value).err().map(|e| e.to_string());
+        .unwrap_or_else(|e| panic!("{e}"));
+        let f = &template.functions[0];
+        assert_eq!((f.timeout_secs, f.memory_mb), (3, 128));
+        assert!(f.environment.is_empty() && f.property("CodeUri").is_none());
+        assert_eq!(f.http_events[0].auth, RouteAuth::Public);
+        assert_eq!(f.http_events[0].api, IMPLICIT_HTTP_API);
+    }
+
+    #[test]
+    fn rejects_a_function_without_binary() {
+        let error =
+            parse("Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties: {}\n")
+                .err()
+                .map(|e| e.to_string());
         assert!(
             error.as_deref().is_some_and(|e| e.contains("Binary")),
             "{error:?}"
@@ -889,12 +499,15 @@ Resources:
     }
 
     #[test]
-    fn rejects_a_redrive_cycle_and_unknown_queue() {
-        let cycle = "Resources:\n  A:\n    Type: AWS::SQS::Queue\n    Properties:\n      RedrivePolicy: { deadLetterTargetArn: !GetAtt B.Arn, maxReceiveCount: 1 }\n  B:\n    Type: AWS::SQS::Queue\n    Properties:\n      RedrivePolicy: { deadLetterTargetArn: !GetAtt A.Arn, maxReceiveCount: 1 }\n";
-        let value: Value = serde_yaml::from_str(cycle).unwrap_or(Value::Null);
-        assert!(Template::from_value(value).is_err());
-        let unknown = "Resources:\n  A:\n    Type: AWS::SQS::Queue\n    Properties:\n      RedrivePolicy: { deadLetterTargetArn: !GetAtt Nope.Arn, maxReceiveCount: 1 }\n";
-        let value: Value = serde_yaml::from_str(unknown).unwrap_or(Value::Null);
-        assert!(Template::from_value(value).is_err());
+    fn rejects_an_sqs_event_on_a_queue_the_template_lacks() {
+        let error = parse(
+            "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Metadata: { BuildProperties: { Binary: f } }\n    Properties:\n      Events:\n        Q: { Type: SQS, Properties: { Queue: !GetAtt Nope.Arn } }\n",
+        )
+        .err()
+        .map(|e| e.to_string());
+        assert!(
+            error.as_deref().is_some_and(|e| e.contains("Nope")),
+            "{error:?}"
+        );
     }
 }
