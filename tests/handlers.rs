@@ -396,7 +396,7 @@ async fn billing_contract_fixtures() {
 
 #[tokio::test]
 async fn provisioning_sync_and_schedule_fixtures() {
-    use local_stack::fake_partner_center::{self as fake, FakePartnerCenter};
+    use fake_partner_center::{self as fake, FakePartnerCenter};
     use shared::connectors::partner_center::{PartnerCenterClient, PartnerCenterConfig};
     use shared::connectors::Connector;
     use shared::entrypoints::http::handlers::provisioning;

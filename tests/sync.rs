@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
+use fake_partner_center::{self as fake, FakePartnerCenter, Fault};
 use integration_tests::api::{customer_token, id, staff_token, Api};
-use local_stack::fake_partner_center::{self as fake, FakePartnerCenter, Fault};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use shared::connectors::{AgreementContact, ProviderAgreement};

@@ -12,7 +12,6 @@
 
 pub mod apigw;
 mod aws;
-pub mod fake_partner_center;
 mod http_api;
 mod ids;
 pub mod intrinsics;

@@ -1,10 +1,9 @@
-//! The fake Microsoft Partner Center (it lives in the local-stack library, so that
-//! `fake-partner-center` serves the same one to local runs) and Partner Center clients set up for
-//! it with quick retries.
+//! The fake Microsoft Partner Center (the `fake-partner-center` crate, whose binary serves the same
+//! one to local runs) and Partner Center clients set up for it with quick retries.
 
 use std::time::Duration;
 
-pub use local_stack::fake_partner_center::*;
+pub use ::fake_partner_center::*;
 use shared::connectors::partner_center::{
     AppSecret, PartnerCenterClient, PartnerCenterConfig, Secret, SecretSource,
 };
