@@ -5,6 +5,8 @@ pub mod partner_center;
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::{Contact, Day, Provider};
+
 /// A customer as the provider knows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProviderCustomer {
@@ -99,7 +101,37 @@ impl From<ConnectorError> for crate::error::ServiceError {
     }
 }
 
-/// What the services need of an automatic provider.
+/// A customer's acceptance to confirm with the provider: which template, for which customer,
+/// accepted when and by whom.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Acceptance {
+    /// The provider's id of the customer (Partner Center: the tenant id).
+    pub customer_id: String,
+    /// The provider's id of the template (Partner Center: templateId).
+    pub template_id: String,
+    pub accepted_on: Day,
+    pub signer: AgreementContact,
+}
+
+impl From<&Contact> for AgreementContact {
+    fn from(contact: &Contact) -> Self {
+        AgreementContact {
+            first_name: contact.first_name.clone(),
+            last_name: contact.last_name.clone(),
+            email: contact.email.clone(),
+            phone_number: contact.phone.clone(),
+        }
+    }
+}
+
+/// Whether agreements of this provider are confirmed with, and pulled from, the provider's API
+/// (for Partner Center: a Direct CSP partner's provider that syncs agreements). A property of
+/// the provider, answered whether or not this function holds the provider's credentials.
+pub fn confirms_agreements(provider: &Provider) -> bool {
+    partner_center::confirms_agreements(provider)
+}
+
+/// What the services need of an automatic provider, in terms of no provider in particular.
 #[allow(async_fn_in_trait)]
 pub trait ProviderConnector: Send + Sync {
     /// One page of the provider's customers; `continuation` from the previous page.
@@ -111,11 +143,22 @@ pub trait ProviderConnector: Send + Sync {
         customer_id: &str,
     ) -> Result<Vec<ProviderAgreement>, ConnectorError>;
 
-    /// Whether the customer signed the Microsoft Customer Agreement directly (admin center).
-    async fn direct_signed(&self, customer_id: &str) -> Result<bool, ConnectorError>;
+    /// An acceptance of `template_id` the customer gave the provider directly, with no partner
+    /// involved (Partner Center: the Microsoft Customer Agreement signed in the admin center),
+    /// or None. The provider does not say who signed: `primary_contact` is None.
+    async fn direct_acceptance(
+        &self,
+        customer_id: &str,
+        template_id: &str,
+    ) -> Result<Option<ProviderAgreement>, ConnectorError>;
 
-    /// Attests an acceptance. An acceptance the provider already holds counts as success.
-    async fn attest(&self, attestation: &Attestation) -> Result<ProviderAgreement, ConnectorError>;
+    /// Confirms a customer's acceptance with the provider (Partner Center: the partner's
+    /// attestation), answering the acceptance the provider records. One the provider already
+    /// holds counts as done.
+    async fn confirm_acceptance(
+        &self,
+        acceptance: &Acceptance,
+    ) -> Result<ProviderAgreement, ConnectorError>;
 }
 
 /// The connector of a function deployed without a provider's credentials: every call says so.
@@ -129,10 +172,17 @@ impl ProviderConnector for Unconfigured {
     async fn customer_agreements(&self, _: &str) -> Result<Vec<ProviderAgreement>, ConnectorError> {
         Err(unconfigured())
     }
-    async fn direct_signed(&self, _: &str) -> Result<bool, ConnectorError> {
+    async fn direct_acceptance(
+        &self,
+        _: &str,
+        _: &str,
+    ) -> Result<Option<ProviderAgreement>, ConnectorError> {
         Err(unconfigured())
     }
-    async fn attest(&self, _: &Attestation) -> Result<ProviderAgreement, ConnectorError> {
+    async fn confirm_acceptance(
+        &self,
+        _: &Acceptance,
+    ) -> Result<ProviderAgreement, ConnectorError> {
         Err(unconfigured())
     }
 }
@@ -186,16 +236,27 @@ impl ProviderConnector for Connector {
             Connector::Unconfigured => Unconfigured.customer_agreements(customer_id).await,
         }
     }
-    async fn direct_signed(&self, customer_id: &str) -> Result<bool, ConnectorError> {
+    async fn direct_acceptance(
+        &self,
+        customer_id: &str,
+        template_id: &str,
+    ) -> Result<Option<ProviderAgreement>, ConnectorError> {
         match self {
-            Connector::PartnerCenter(pc) => pc.direct_signed(customer_id).await,
-            Connector::Unconfigured => Unconfigured.direct_signed(customer_id).await,
+            Connector::PartnerCenter(pc) => pc.direct_acceptance(customer_id, template_id).await,
+            Connector::Unconfigured => {
+                Unconfigured
+                    .direct_acceptance(customer_id, template_id)
+                    .await
+            }
         }
     }
-    async fn attest(&self, attestation: &Attestation) -> Result<ProviderAgreement, ConnectorError> {
+    async fn confirm_acceptance(
+        &self,
+        acceptance: &Acceptance,
+    ) -> Result<ProviderAgreement, ConnectorError> {
         match self {
-            Connector::PartnerCenter(pc) => pc.attest(attestation).await,
-            Connector::Unconfigured => Unconfigured.attest(attestation).await,
+            Connector::PartnerCenter(pc) => pc.confirm_acceptance(acceptance).await,
+            Connector::Unconfigured => Unconfigured.confirm_acceptance(acceptance).await,
         }
     }
 }

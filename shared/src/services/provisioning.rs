@@ -1,25 +1,22 @@
 //! Provisioning an account with a provider: the provider account and the agreement are made
-//! together, both or neither. For a Direct CSP partner (Partner Center, agreements synced), the
-//! acceptance is first confirmed in Partner Center and the agreement recorded from its answer.
+//! together, both or neither. Where the provider confirms agreements (a Direct CSP partner's
+//! Partner Center), the acceptance is first confirmed with the provider and the agreement
+//! recorded from its answer.
 
 use serde::{Deserialize, Serialize};
 
-use crate::connectors::{AgreementContact, Attestation, ProviderConnector};
+use crate::connectors::{confirms_agreements, Acceptance, AgreementContact, ProviderConnector};
 use crate::error::{ServiceError, ServiceResult};
 use crate::model::provider_account::specific_id;
 use crate::model::{
     Actor, Agreement, AgreementSource, Contact, Day, HistoryAction, HistoryEvent, Instant,
-    NewProviderAccount, Principal, Provider, ProviderAccount, TemplateState,
+    NewProviderAccount, Principal, ProviderAccount, TemplateState,
 };
 use crate::services::accounts::require_account;
 use crate::services::agreements::{free_slot, inactive};
 use crate::services::providers::require_provider;
 use crate::services::templates::require_template;
 use crate::store::{Store, StoreError};
-
-pub const PARTNER_CENTER: &str = "microsoft_partner_center";
-/// The agreement type Partner Center attests for the templates of this product.
-pub const CUSTOMER_AGREEMENT: &str = "MicrosoftCustomerAgreement";
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -37,11 +34,6 @@ pub struct Provisioned {
     pub agreement: Agreement,
 }
 
-/// Whether agreements of this provider are confirmed in and synced with Partner Center.
-pub fn is_direct_partner_center(provider: &Provider) -> bool {
-    provider.platform == PARTNER_CENTER && provider.syncs_agreements
-}
-
 /// The contact named to the provider as the customer's primary contact: the account's first.
 pub async fn primary_contact(
     store: &Store,
@@ -53,15 +45,6 @@ pub async fn primary_contact(
             account.id
         ))
     })
-}
-
-pub fn contact_of(contact: &Contact) -> AgreementContact {
-    AgreementContact {
-        first_name: contact.first_name.clone(),
-        last_name: contact.last_name.clone(),
-        email: contact.email.clone(),
-        phone_number: contact.phone.clone(),
-    }
 }
 
 pub async fn provision<C: ProviderConnector>(
@@ -84,7 +67,7 @@ pub async fn provision<C: ProviderConnector>(
     if template.state != TemplateState::Active {
         return Err(inactive(&template.id));
     }
-    let direct = is_direct_partner_center(&provider);
+    let direct = confirms_agreements(&provider);
     let tenant =
         match input.provider_specific_id.as_deref() {
             Some(raw) => specific_id(raw)?,
@@ -148,12 +131,11 @@ pub async fn provision<C: ProviderConnector>(
     if direct {
         let contact = primary_contact(store, &account).await?;
         let confirmed = connector
-            .attest(&Attestation {
+            .confirm_acceptance(&Acceptance {
                 customer_id: tenant.clone(),
                 template_id: template.template_id.clone(),
-                agreement_type: CUSTOMER_AGREEMENT.into(),
-                date_agreed: input.executed_on.to_string(),
-                primary_contact: contact_of(&contact),
+                accepted_on: input.executed_on,
+                signer: AgreementContact::from(&contact),
             })
             .await?;
         let signed_on = confirmed

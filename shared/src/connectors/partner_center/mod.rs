@@ -24,12 +24,14 @@
 //! matters for the attestation POST. `MS-CorrelationId` is one per client value; give a logical
 //! operation (a sync run, a queue message) its own with [`PartnerCenterClient::with_correlation_id`].
 //!
-//! The modules: `config` (what the client is told, from the environment), `secret` (the
+//! The modules: `agreements` (what Partner Center means for this product's agreements: which
+//! providers confirm through it, the MCA's templateId, the agreement type it attests), `config` (what the client is told, from the environment), `secret` (the
 //! client secret and where it comes from), `token` (the Entra ID token and its cache),
 //! `transport` (one logical call with its headers and retries), `errors` (error codes and
 //! error answers as [`ConnectorError`]), `paths` (customer-id segments, next-page links and
 //! continuations) and `wire` (Partner Center's JSON shapes).
 
+mod agreements;
 mod config;
 mod errors;
 mod paths;
@@ -47,9 +49,10 @@ use tokio::sync::{OnceCell, RwLock};
 use uuid::Uuid;
 
 use super::{
-    AgreementContact, Attestation, ConnectorError, CustomerPage, ProviderAgreement,
+    Acceptance, AgreementContact, Attestation, ConnectorError, CustomerPage, ProviderAgreement,
     ProviderConnector,
 };
+use crate::model::Day;
 use config::checked_url;
 use errors::{parse_json, AGREEMENT_ALREADY_EXISTS_NAME};
 use paths::{Continuation, CUSTOMERS_PATH};
@@ -57,6 +60,7 @@ use token::TokenState;
 use transport::Call;
 use wire::{AgreementDto, AgreementRequest, Collection, CustomerDto, DirectSignedDto};
 
+pub use agreements::{confirms_agreements, is_mca, CUSTOMER_AGREEMENT, MCA_TEMPLATE_ID, PLATFORM};
 pub use config::{
     PartnerCenterConfig, TokenAudience, DEFAULT_BASE_URL, DEFAULT_TOKEN_URL_TEMPLATE,
     PARTNER_CENTER_RESOURCE,
@@ -231,7 +235,40 @@ impl ProviderConnector for PartnerCenterClient {
         self.read_agreements(customer_id).await
     }
 
-    async fn direct_signed(&self, customer_id: &str) -> Result<bool, ConnectorError> {
+    async fn direct_acceptance(
+        &self,
+        customer_id: &str,
+        template_id: &str,
+    ) -> Result<Option<ProviderAgreement>, ConnectorError> {
+        if !is_mca(template_id) || !self.direct_signed(customer_id).await? {
+            return Ok(None);
+        }
+        Ok(Some(ProviderAgreement {
+            template_id: MCA_TEMPLATE_ID.into(),
+            agreement_type: format!("{CUSTOMER_AGREEMENT} (signed directly)"),
+            date_agreed: format!("{}T00:00:00Z", Day::today()),
+            primary_contact: None,
+        }))
+    }
+
+    async fn confirm_acceptance(
+        &self,
+        acceptance: &Acceptance,
+    ) -> Result<ProviderAgreement, ConnectorError> {
+        self.attest(&Attestation {
+            customer_id: acceptance.customer_id.clone(),
+            template_id: acceptance.template_id.clone(),
+            agreement_type: CUSTOMER_AGREEMENT.into(),
+            date_agreed: acceptance.accepted_on.to_string(),
+            primary_contact: acceptance.signer.clone(),
+        })
+        .await
+    }
+}
+
+impl PartnerCenterClient {
+    /// Whether the customer signed the Microsoft Customer Agreement directly (admin center).
+    pub async fn direct_signed(&self, customer_id: &str) -> Result<bool, ConnectorError> {
         let url = self.customer_url(
             customer_id,
             &["directSignedMicrosoftCustomerAgreementStatus"],
@@ -243,7 +280,12 @@ impl ProviderConnector for PartnerCenterClient {
         })
     }
 
-    async fn attest(&self, attestation: &Attestation) -> Result<ProviderAgreement, ConnectorError> {
+    /// Attests an acceptance (`POST /customers/{id}/agreements`). An acceptance Partner Center
+    /// already holds (600061) counts as success and is read back.
+    pub async fn attest(
+        &self,
+        attestation: &Attestation,
+    ) -> Result<ProviderAgreement, ConnectorError> {
         let url = self.customer_url(&attestation.customer_id, &["agreements"])?;
         let request = AgreementRequest::from_attestation(attestation)?;
         let requested = request.as_agreement();

@@ -2,7 +2,9 @@
 //! after a confirmation on the portal, done once per agreement by the queue's worker, its
 //! outcome recorded on the agreement's history for staff.
 
-use crate::connectors::{Attestation, ConnectorError, ProviderConnector};
+use crate::connectors::{
+    confirms_agreements, Acceptance, AgreementContact, ConnectorError, ProviderConnector,
+};
 use crate::error::ServiceError;
 use crate::model::{
     Actor, Agreement, AgreementSource, AgreementStatus, AgreementTemplate, Day, HistoryAction,
@@ -11,7 +13,6 @@ use crate::model::{
 use crate::queue::{BulkQueue, JobMessage};
 use crate::services::accounts::find_contact;
 use crate::services::agreements::require_agreement;
-use crate::services::provisioning::{contact_of, is_direct_partner_center, CUSTOMER_AGREEMENT};
 use crate::store::{Store, StoreError};
 
 use super::runner::JobError;
@@ -21,7 +22,7 @@ use super::runner::JobError;
 pub async fn queue_attestation(store: &Store, queue: Option<&BulkQueue>, agreement: &Agreement) {
     let provider: Result<Option<Provider>, StoreError> = store.by_id(&agreement.provider_id).await;
     match provider {
-        Ok(Some(p)) if is_direct_partner_center(&p) => {}
+        Ok(Some(p)) if confirms_agreements(&p) => {}
         Ok(_) => return,
         Err(e) => {
             tracing::error!(agreement_id = %agreement.id, error = %crate::error::Chain(&e), "cannot tell whether to attest");
@@ -96,23 +97,19 @@ pub async fn attest_agreement<C: ProviderConnector>(
         .await?;
         return Ok(());
     };
-    let attestation = Attestation {
+    let acceptance = Acceptance {
         customer_id: pa.provider_specific_id.clone(),
         template_id: template.template_id.clone(),
-        agreement_type: CUSTOMER_AGREEMENT.into(),
-        date_agreed: agreement
-            .signed_on
-            .map(|d| d.to_string())
-            .unwrap_or_else(|| Day::today().to_string()),
-        primary_contact: contact_of(&contact),
+        accepted_on: agreement.signed_on.unwrap_or_else(Day::today),
+        signer: AgreementContact::from(&contact),
     };
-    match connector.attest(&attestation).await {
+    match connector.confirm_acceptance(&acceptance).await {
         Ok(confirmed) => {
             note(
                 store,
                 &agreement,
                 HistoryAction::Attested,
-                serde_json::json!({"partner_center": {"customer_id": attestation.customer_id,
+                serde_json::json!({"partner_center": {"customer_id": acceptance.customer_id,
                     "template_id": confirmed.template_id, "date_agreed": confirmed.date_agreed}}),
             )
             .await?;

@@ -6,7 +6,9 @@
 use futures::stream::{self, StreamExt};
 
 use super::runner::{queue_job, Chunk, ChunkWork, JobError, JobSettings};
-use crate::connectors::{ProviderAgreement, ProviderConnector, ProviderCustomer};
+use crate::connectors::{
+    confirms_agreements, AgreementContact, ProviderAgreement, ProviderConnector, ProviderCustomer,
+};
 use crate::error::{ServiceError, ServiceResult};
 use crate::model::provider_account::specific_id;
 use crate::model::{
@@ -19,7 +21,6 @@ use crate::services::agreements::{
     create_for_job, open_agreement, transition, JobCreation, Transition,
 };
 use crate::services::providers::require_provider;
-use crate::services::provisioning::{contact_of, is_direct_partner_center};
 use crate::store::{ChunkCounts, ChunkEnd, Store, StoreError};
 
 /// Unmatched customers a chunk records on the job (all are counted in `failed`).
@@ -102,7 +103,7 @@ impl<C: ProviderConnector> ChunkWork for ProviderSync<'_, C> {
             .into_iter()
             .filter(|t| t.state == TemplateState::Active)
             .collect();
-        let direct = is_direct_partner_center(&provider);
+        let direct = confirms_agreements(&provider);
         let results: Vec<Result<CustomerOutcome, JobError>> = stream::iter(page.customers.iter())
             .map(|customer| {
                 sync_customer(
@@ -176,7 +177,6 @@ async fn sync_customer<C: ProviderConnector>(
     }
     if direct && !templates.is_empty() {
         let held = connector.customer_agreements(&customer.id).await?;
-        let mut direct_signed = None;
         for t in templates {
             let found = held
                 .iter()
@@ -184,18 +184,16 @@ async fn sync_customer<C: ProviderConnector>(
                 .cloned();
             let pulled = match found {
                 Some(pc) => Some(pc),
-                // Signed by the customer in the Microsoft admin center: no partner attestation
-                // to read, so the account's primary contact is recorded as the signer.
-                None if t.template_id.eq_ignore_ascii_case(MCA_TEMPLATE_ID) => {
-                    if direct_signed.is_none() {
-                        direct_signed = Some(connector.direct_signed(&customer.id).await?);
-                    }
-                    match direct_signed {
-                        Some(true) => direct_signature(store, &pa).await?,
-                        _ => None,
-                    }
-                }
-                None => None,
+                // Signed by the customer directly with the provider (for Partner Center: the
+                // MCA in the Microsoft admin center): the provider names no signer, so the
+                // account's primary contact is recorded as the signer.
+                None => match connector
+                    .direct_acceptance(&customer.id, &t.template_id)
+                    .await?
+                {
+                    Some(direct) => signed_by_primary_contact(store, &pa, direct).await?,
+                    None => None,
+                },
             };
             if let Some(pc) = pulled {
                 if accept_from_provider(store, t, &pa, &pc).await? {
@@ -207,21 +205,18 @@ async fn sync_customer<C: ProviderConnector>(
     Ok(outcome)
 }
 
-/// The Microsoft Customer Agreement's templateId in Partner Center (docs/partner-center.md).
-pub const MCA_TEMPLATE_ID: &str = "117a77b0-9360-443b-8795-c6dedc750cf9";
-
-/// A direct signature as an acceptance record: today, by the account's primary contact.
-async fn direct_signature(
+/// A direct acceptance as the account's record: signed by its primary contact (None when the
+/// account has no contact to name).
+async fn signed_by_primary_contact(
     store: &Store,
     pa: &ProviderAccount,
+    mut direct: ProviderAgreement,
 ) -> Result<Option<ProviderAgreement>, JobError> {
-    let primary = store.primary_contact(&pa.account_id).await?;
-    Ok(primary.as_ref().map(|c| ProviderAgreement {
-        template_id: MCA_TEMPLATE_ID.into(),
-        agreement_type: "MicrosoftCustomerAgreement (signed directly)".into(),
-        date_agreed: format!("{}T00:00:00Z", Day::today()),
-        primary_contact: Some(contact_of(c)),
-    }))
+    let Some(primary) = store.primary_contact(&pa.account_id).await? else {
+        return Ok(None);
+    };
+    direct.primary_contact = Some(AgreementContact::from(&primary));
+    Ok(Some(direct))
 }
 
 /// The customer's provider account: found by its id, or made for the one account whose e-mail
