@@ -27,14 +27,13 @@
 //!
 //! Error codes other than 600061 are the fake's own (`errorName` says what they mean).
 //!
-//! The modules: `state` (what the fake holds and the faults it can inject), `server` (the HTTP
-//! loop), `routes` (recording, faults and dispatch), `token` (the Entra ID token endpoint),
-//! `customers` (the customer and agreement endpoints) and `seed` (the demo customers).
+//! The modules: `state` (what the fake holds and the faults it can inject), `routes` (recording,
+//! faults and dispatch), `token` (the Entra ID token endpoint), `customers` (the customer and
+//! agreement endpoints) and `seed` (the demo customers). Its HTTP loop is the local stack's.
 
 mod customers;
 mod routes;
 mod seed;
-mod server;
 mod state;
 mod token;
 
@@ -46,7 +45,7 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use server::ShutdownTrigger;
+use local_stack::server::{self, ShutdownTrigger};
 use state::{lock, Customer, Injection, Shared, State};
 
 pub use state::{Fault, RecordedRequest};
@@ -92,7 +91,7 @@ impl FakePartnerCenter {
         let state: Shared = Arc::new(Mutex::new(State::default()));
         let (trigger, shutdown) = ShutdownTrigger::new();
         let handler_state = state.clone();
-        let server = tokio::spawn(server::serve(listener, shutdown, move |request| {
+        let server = tokio::spawn(server::serve(listener, shutdown, move |request, _peer| {
             let state = handler_state.clone();
             async move { routes::handle(state, request).await }
         }));

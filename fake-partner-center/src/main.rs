@@ -94,19 +94,9 @@ async fn stop_signal() {
     }
 }
 
-/// Logs to stderr, filtered by `LOCAL_STACK_LOG` (default `info`) as the local stack's are.
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("LOCAL_STACK_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
-}
-
 #[tokio::main]
 async fn main() -> ExitCode {
-    init_logging();
+    local_stack::init_logging();
     let options = match parse_args(std::env::args().skip(1)) {
         Ok(Some(options)) => options,
         Ok(None) => {

@@ -12,9 +12,9 @@ use percent_encoding::percent_decode_str;
 use serde_json::{json, Value};
 
 use crate::customers::{create_agreement, direct_signed_status, list_agreements, list_customers};
-use crate::server;
 use crate::state::{lock, Fault, RecordedRequest, Shared, State};
 use crate::token::{authorized, oauth_error, token};
+use local_stack::server;
 
 const MAX_REQUEST_BYTES: usize = 1024 * 1024;
 

@@ -19,7 +19,7 @@ pub mod jwt;
 pub mod lambda;
 pub mod routes;
 mod runtime_api;
-mod server;
+pub mod server;
 pub mod sqs;
 pub mod template;
 
