@@ -1,11 +1,13 @@
-//! The scheduled entrypoint: an EventBridge schedule event in, a sync job queued for every
-//! automatic provider.
+//! The scheduled entrypoints: EventBridge schedule events in; one queues a sync job for every
+//! automatic provider, the other sweeps stalled jobs (resumes or ends them).
 
 use lambda_runtime::{service_fn, LambdaEvent};
 
 use crate::config::{init_tracing, AppContext};
 use crate::error::{Chain, ServiceError};
+use crate::model::Instant;
 use crate::services::jobs::provider_sync::sync_all_providers;
+use crate::services::jobs::sweep::{sweep_jobs, SweepSettings};
 
 /// Handles one schedule event (its content does not matter: the time to sync has come).
 pub async fn handle_schedule(
@@ -29,6 +31,40 @@ pub async fn serve_scheduled_sync() -> Result<(), lambda_runtime::Error> {
         move |event: LambdaEvent<serde_json::Value>| async move {
             handle_schedule(ctx, &event.payload).await.map_err(|e| {
                 tracing::error!(error = %Chain(&e), "scheduled sync failed");
+                lambda_runtime::Error::from(e)
+            })
+        },
+    ))
+    .await
+}
+
+/// Handles one sweep: every stalled job resumed or failed.
+pub async fn handle_sweep(
+    ctx: &AppContext,
+    settings: SweepSettings,
+) -> Result<serde_json::Value, ServiceError> {
+    let queue = ctx.bulk_queue()?;
+    let report = sweep_jobs(&ctx.store, queue, settings, Instant::now()).await?;
+    tracing::info!(
+        resumed = report.resumed.len(),
+        failed = report.failed.len(),
+        "jobs swept"
+    );
+    serde_json::to_value(&report)
+        .map_err(|e| ServiceError::because("the sweep's report could not be serialised", e))
+}
+
+/// The whole main of the job sweep.
+pub async fn serve_job_sweep() -> Result<(), lambda_runtime::Error> {
+    init_tracing();
+    let ctx = AppContext::from_env().await?;
+    ctx.bulk_queue()?;
+    let settings = SweepSettings::from_env();
+    let ctx = &ctx;
+    lambda_runtime::run(service_fn(
+        move |_: LambdaEvent<serde_json::Value>| async move {
+            handle_sweep(ctx, settings).await.map_err(|e| {
+                tracing::error!(error = %Chain(&e), "job sweep failed");
                 lambda_runtime::Error::from(e)
             })
         },

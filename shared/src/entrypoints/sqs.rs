@@ -56,27 +56,43 @@ async fn handle_message<C: ProviderConnector>(
     record: &SqsMessage,
 ) -> bool {
     let message_id = record.message_id.as_deref().unwrap_or("");
-    let receives = record
+    let receives: u32 = record
         .attributes
         .get("ApproximateReceiveCount")
-        .map(String::as_str)
-        .unwrap_or("?");
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(1);
     let span = tracing::info_span!("sqs_message", message_id, receives);
     async {
         let Some(queue) = queue else {
             return false;
         };
-        let outcome = match queue::parse(record.body.as_deref().unwrap_or("")) {
-            Err(e) => Err(JobError::from(e)),
-            Ok(message) => jobs::handle(&ctx.store, queue, connector, settings, &message).await,
+        let message = match queue::parse(record.body.as_deref().unwrap_or("")) {
+            Ok(message) => message,
+            Err(e) => {
+                let e = JobError::from(e);
+                tracing::error!(error = %Chain(&e), "unprocessable message; it will go to the dead-letter queue");
+                return false;
+            }
         };
-        match outcome {
+        match jobs::handle(&ctx.store, queue, connector, settings, &message).await {
             Ok(done) => {
                 tracing::info!(?done, "message done");
                 true
             }
             Err(e) if e.is_poison() => {
                 tracing::error!(error = %Chain(&e), "unprocessable message; it will go to the dead-letter queue");
+                false
+            }
+            Err(e) if receives >= settings.max_receives => {
+                // The queue will not deliver it again: end its work as failed, with why.
+                let reason = format!(
+                    "gave up after {receives} attempts: {}",
+                    Chain(&e)
+                );
+                tracing::error!(%reason, "message failed on its last receive; it will go to the dead-letter queue");
+                if let Err(e) = jobs::give_up(&ctx.store, &message, &reason).await {
+                    tracing::error!(error = %Chain(&e), "the job could not be marked failed; the sweep will");
+                }
                 false
             }
             Err(e) => {

@@ -47,6 +47,15 @@ pub struct UnmatchedCustomer {
     pub reason: String,
 }
 
+/// One item a job could not do (an agreement that could not be written after its retries, a
+/// customer a sync could not go through), and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemFailure {
+    /// What the item is: the provider account of an agreement, the provider's customer id.
+    pub item: String,
+    pub reason: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BulkJob {
     pub id: Id,
@@ -66,10 +75,16 @@ pub struct BulkJob {
     pub accepted: u64,
     #[serde(default)]
     pub unmatched: Vec<UnmatchedCustomer>,
+    /// Items counted in `failed` and why (the first ones of each chunk).
+    #[serde(default)]
+    pub failures: Vec<ItemFailure>,
     pub started_at: Option<Instant>,
     pub finished_at: Option<Instant>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_reason: Option<String>,
+    /// How often the sweep re-sent the job's pending message after it made no progress.
+    #[serde(default)]
+    pub resumes: u32,
     pub requested_by: String,
     pub created_at: Instant,
     pub updated_at: Instant,
@@ -99,6 +114,8 @@ pub struct BulkJobView {
     pub accepted: u64,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unmatched: Vec<UnmatchedCustomer>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<ItemFailure>,
     pub started_at: Option<Instant>,
     pub finished_at: Option<Instant>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -122,6 +139,7 @@ impl From<BulkJob> for BulkJobView {
             failed: j.failed,
             accepted: j.accepted,
             unmatched: j.unmatched,
+            failures: j.failures,
             started_at: j.started_at,
             finished_at: j.finished_at,
             failure_reason: j.failure_reason,
@@ -152,9 +170,11 @@ impl BulkJob {
             failed: 0,
             accepted: 0,
             unmatched: Vec::new(),
+            failures: Vec::new(),
             started_at: None,
             finished_at: None,
             failure_reason: None,
+            resumes: 0,
             requested_by,
             created_at: now,
             updated_at: now,

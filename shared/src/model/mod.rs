@@ -17,7 +17,7 @@ pub mod validate;
 pub use account::{Account, NewAccount};
 pub use agreement::{Agreement, AgreementFilter, AgreementSource, AgreementStatus, NewAgreement};
 pub use billing_contract::{BillingContract, ContractTag, NewBillingContract};
-pub use bulk_job::{BulkJob, BulkJobView, JobKind, JobStatus, UnmatchedCustomer};
+pub use bulk_job::{BulkJob, BulkJobView, ItemFailure, JobKind, JobStatus, UnmatchedCustomer};
 pub use contact::{Contact, NewContact};
 pub use history::{Actor, HistoryAction, HistoryEvent};
 pub use ids::Id;

@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use super::item::{conditional, from_item, key_map, n, s, sdk_error, to_value};
 use super::{keys, Store, StoreError};
-use crate::model::{Id, Instant, JobStatus};
+use crate::model::{BulkJob, Id, Instant, JobStatus};
 
 /// What one chunk did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -33,6 +33,7 @@ pub struct CountedChunk<'a> {
     /// The job's total when this chunk completes it.
     pub final_total: Option<u64>,
     pub unmatched: &'a [crate::model::UnmatchedCustomer],
+    pub failures: &'a [crate::model::ItemFailure],
 }
 
 /// How the job stands after a chunk is counted.
@@ -108,11 +109,13 @@ impl Store {
             now,
             final_total,
             unmatched,
+            failures,
         } = *chunk;
         let mut update = String::from(
-            "SET next_cursor = :next, updated_at = :now, unmatched = list_append(if_not_exists(unmatched, :none), :unmatched) ADD created :c, skipped :s, failed :f, accepted :a, #version :one",
+            "SET next_cursor = :next, updated_at = :now, unmatched = list_append(if_not_exists(unmatched, :none), :unmatched), failures = list_append(if_not_exists(failures, :none), :failures) ADD created :c, skipped :s, failed :f, accepted :a, #version :one",
         );
         let unmatched = to_value(unmatched)?;
+        let failures = to_value(failures)?;
         let mut names = vec![("#status", "status"), ("#version", "version")];
         if matches!(end, ChunkEnd::Complete) {
             names.push(("#total", "total"));
@@ -128,6 +131,7 @@ impl Store {
             (":one", n(1)),
             (":none", AttributeValue::L(vec![])),
             (":unmatched", unmatched),
+            (":failures", failures),
         ];
         match end {
             ChunkEnd::Continue(next) => values.push((":next", s(next.clone()))),
@@ -137,6 +141,7 @@ impl Store {
                     "SET next_cursor = :next, #status = :end, finished_at = :now, #total = :total,",
                     1,
                 );
+                update.push_str(" REMOVE GSI1PK, GSI1SK");
                 values.push((":next", s("#done")));
                 values.push((":end", s(JobStatus::Completed.as_str())));
                 values.push((":total", n(final_total.unwrap_or(0))));
@@ -147,6 +152,7 @@ impl Store {
                     "SET next_cursor = :next, #status = :end, finished_at = :now, failure_reason = :reason,",
                     1,
                 );
+                update.push_str(" REMOVE GSI1PK, GSI1SK");
                 values.push((":next", s("#done")));
                 values.push((":end", s(JobStatus::Failed.as_str())));
                 values.push((":reason", s(reason.clone())));
@@ -166,7 +172,7 @@ impl Store {
     pub async fn fail_job(&self, id: &Id, reason: &str, now: Instant) -> Result<bool, StoreError> {
         self.update_job(
             id,
-            "SET #status = :failed, failure_reason = :reason, finished_at = :now, updated_at = :now ADD #version :one",
+            "SET #status = :failed, failure_reason = :reason, finished_at = :now, updated_at = :now ADD #version :one REMOVE GSI1PK, GSI1SK",
             "#status IN (:queued, :running)",
             &[("#status", "status"), ("#version", "version")],
             vec![
@@ -190,6 +196,37 @@ impl Store {
             "attribute_exists(PK)",
             &[],
             vec![(":cursor", s(cursor))],
+        )
+        .await
+    }
+
+    /// Pattern 30: the jobs that have not ended, oldest first (the sweep's work list).
+    pub async fn open_jobs(&self, max: usize) -> Result<Vec<BulkJob>, StoreError> {
+        self.collection(Some("GSI1"), keys::OPEN_JOBS, keys::JOB_PREFIX, max)
+            .await
+    }
+
+    /// Pattern 31: the sweep takes a job that made no progress since `seen` (its `updated_at`),
+    /// counting the resume; false when the job moved meanwhile or has ended (another sweep, or
+    /// the worker, got there first).
+    pub async fn take_stalled_job(
+        &self,
+        id: &Id,
+        seen: Instant,
+        now: Instant,
+    ) -> Result<bool, StoreError> {
+        self.update_job(
+            id,
+            "SET updated_at = :now ADD resumes :one, #version :one",
+            "updated_at = :seen AND #status IN (:queued, :running)",
+            &[("#status", "status"), ("#version", "version")],
+            vec![
+                (":now", s(now.to_string())),
+                (":seen", s(seen.to_string())),
+                (":queued", s(JobStatus::Queued.as_str())),
+                (":running", s(JobStatus::Running.as_str())),
+                (":one", n(1)),
+            ],
         )
         .await
     }

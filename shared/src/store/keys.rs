@@ -54,6 +54,8 @@ pub const ALL_PROVIDERS: &str = "PROVIDERS";
 pub const ALL_ACCOUNTS: &str = "ACCOUNTS";
 pub const ALL_TEMPLATES: &str = "TEMPLATES";
 pub const ALL_AGREEMENTS: &str = "AGREEMENTS";
+/// Jobs that have not ended (sparse: an ended job leaves it).
+pub const OPEN_JOBS: &str = "OPEN_JOBS";
 
 pub const CONTACT_PREFIX: &str = "CONTACT#";
 pub const PROVIDER_ACCOUNT_PREFIX: &str = "PA#";
@@ -62,6 +64,7 @@ pub const ACCOUNT_PREFIX: &str = "ACCOUNT#";
 pub const TEMPLATE_PREFIX: &str = "TEMPLATE#";
 pub const AGREEMENT_PREFIX: &str = "AGREEMENT#";
 pub const CONTRACT_PREFIX: &str = "CONTRACT#";
+pub const JOB_PREFIX: &str = "JOB#";
 
 /// The keys one item is stored under: its primary key and its place in each index.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -81,10 +81,18 @@ impl Record for ProviderAccount {
     }
 }
 
+/// A job that has not ended also sits in the sparse `OPEN_JOBS` collection (GSI1), which the
+/// sweep reads; the write that ends a job removes it from there.
 impl Record for BulkJob {
     const TYPE: &'static str = "bulk_job";
     fn keys(&self) -> Keys {
-        Keys::new(keys::job(&self.id), META)
+        let pk = keys::job(&self.id);
+        let k = Keys::new(pk.clone(), META);
+        if self.status.is_finished() {
+            k
+        } else {
+            k.gsi1(keys::OPEN_JOBS, pk)
+        }
     }
 }
 

@@ -134,3 +134,20 @@ pub async fn attest_agreement<C: ProviderConnector>(
         }
     }
 }
+
+/// The attestation's message will not be delivered again: the failure goes on the agreement's
+/// history for staff.
+pub async fn give_up(store: &Store, agreement_id: &str, reason: &str) -> Result<(), JobError> {
+    let agreement = match require_agreement(store, agreement_id).await {
+        Ok(a) => a,
+        Err(ServiceError::NotFound(_)) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    note(
+        store,
+        &agreement,
+        HistoryAction::AttestationFailed,
+        serde_json::json!({"reason": reason}),
+    )
+    .await
+}

@@ -11,10 +11,13 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt};
 
-use super::runner::{queue_job, Chunk, ChunkWork, JobError, JobSettings};
+use super::runner::{
+    queue_job, with_retries, Chunk, ChunkWork, JobError, JobSettings, FAILURES_PER_CHUNK,
+};
 use crate::error::{ServiceError, ServiceResult};
 use crate::model::{
-    AgreementTemplate, BulkJob, Id, Instant, JobKind, JobStatus, Principal, Provider, TemplateState,
+    AgreementTemplate, BulkJob, Id, Instant, ItemFailure, JobKind, JobStatus, Principal, Provider,
+    TemplateState,
 };
 use crate::queue::BulkQueue;
 use crate::services::agreements::{create_for_job, JobCreation};
@@ -100,14 +103,15 @@ impl ChunkWork for CreateAgreements<'_> {
                 }
                 e => e.into(),
             })?;
-        let (counts, stopped) =
-            create_for(store, job, &template, rows, self.settings.concurrency).await?;
-        let end = match (stopped, next) {
+        let written = create_for(store, job, &template, rows, self.settings).await?;
+        let end = match (written.stopped, next) {
             (true, _) => ChunkEnd::Fail(deactivated(&template.id)),
             (false, Some(next)) => ChunkEnd::Continue(next),
             (false, None) => ChunkEnd::Complete,
         };
-        Ok(Chunk::ended(counts, end))
+        let mut chunk = Chunk::ended(written.counts, end);
+        chunk.failures = written.failures;
+        Ok(chunk)
     }
 }
 
@@ -120,23 +124,33 @@ fn deactivated(template_id: &Id) -> String {
 const TEMPLATE_CHECK_EVERY: Duration = Duration::from_secs(1);
 
 enum Step {
-    Wrote(JobCreation),
+    Wrote(Id, Result<JobCreation, String>),
     Checked(Box<AgreementTemplate>),
+}
+
+/// What the writes of a chunk came to.
+struct Written {
+    counts: ChunkCounts,
+    failures: Vec<ItemFailure>,
+    /// The template was seen inactive: no write started after that.
+    stopped: bool,
 }
 
 /// Writes the chunk's agreements with `concurrency` writes in flight, a new one starting as
 /// each ends. Every `TEMPLATE_CHECK_EVERY` the template is read again beside the writes; once it
 /// is seen inactive no write starts, so a deactivation stops the job within that time and the
-/// writes then in flight. Returns the counts of the provider accounts gone through, and whether
-/// it stopped for a deactivation.
+/// writes then in flight. A write that still fails after its retries counts as failed, with its
+/// reason, and the others go on.
 async fn create_for(
     store: &Store,
     job: &BulkJob,
     template: &AgreementTemplate,
     rows: Vec<ChunkRow>,
-    concurrency: usize,
-) -> Result<(ChunkCounts, bool), JobError> {
+    settings: JobSettings,
+) -> Result<Written, JobError> {
+    let concurrency = settings.concurrency;
     let mut counts = ChunkCounts::default();
+    let mut failures = Vec::new();
     let mut template = Arc::new(template.clone());
     let mut rows = rows.into_iter();
     let mut pending: FuturesUnordered<BoxFuture<'_, Result<Step, JobError>>> =
@@ -150,10 +164,13 @@ async fn create_for(
             let Some(row) = rows.next() else { break };
             let t = Arc::clone(&template);
             pending.push(Box::pin(async move {
-                create_for_job(store, job, &t, &row.id, &row.account_id)
-                    .await
-                    .map(Step::Wrote)
-                    .map_err(JobError::from)
+                let written = with_retries(settings.item_attempts, || async {
+                    create_for_job(store, job, &t, &row.id, &row.account_id)
+                        .await
+                        .map_err(JobError::from)
+                })
+                .await;
+                Ok(Step::Wrote(row.id, written))
             }));
             writing += 1;
         }
@@ -170,12 +187,21 @@ async fn create_for(
             break;
         };
         match step? {
-            Step::Wrote(outcome) => {
+            Step::Wrote(provider_account, outcome) => {
                 writing -= 1;
                 match outcome {
-                    JobCreation::Created => counts.created += 1,
-                    JobCreation::Skipped => counts.skipped += 1,
-                    JobCreation::TemplateInactive => stopped = true,
+                    Ok(JobCreation::Created) => counts.created += 1,
+                    Ok(JobCreation::Skipped) => counts.skipped += 1,
+                    Ok(JobCreation::TemplateInactive) => stopped = true,
+                    Err(reason) => {
+                        counts.failed += 1;
+                        if failures.len() < FAILURES_PER_CHUNK {
+                            failures.push(ItemFailure {
+                                item: format!("provider account {provider_account}"),
+                                reason,
+                            });
+                        }
+                    }
                 }
             }
             Step::Checked(t) => {
@@ -186,5 +212,9 @@ async fn create_for(
             }
         }
     }
-    Ok((counts, stopped))
+    Ok(Written {
+        counts,
+        failures,
+        stopped,
+    })
 }

@@ -1,11 +1,12 @@
 //! Jobs on the bulk queue. `runner` is the machinery every chunked job shares (settings, the
-//! chunk pointer, counting, continuation); each other module is one kind of work. `handle`
-//! dispatches a message to its kind.
+//! chunk pointer, counting, continuation); `sweep` resumes or ends stalled jobs; each other
+//! module is one kind of work. `handle` dispatches a message to its kind.
 
 pub mod attestation;
 pub mod create_agreements;
 pub mod provider_sync;
 pub mod runner;
+pub mod sweep;
 
 pub use runner::{ChunkReport, JobError, JobSettings};
 
@@ -77,6 +78,19 @@ pub async fn handle<C: ProviderConnector>(
             attestation::attest_agreement(store, connector, agreement_id)
                 .await
                 .map(|()| Handled::Attestation)
+        }
+    }
+}
+
+/// Ends the work of a message that will not be delivered again: its job fails with `reason`
+/// (keeping its counts); an attestation records its failure on the agreement's history.
+pub async fn give_up(store: &Store, message: &JobMessage, reason: &str) -> Result<(), JobError> {
+    match message {
+        JobMessage::CreateAgreements { job_id, .. } | JobMessage::SyncProvider { job_id, .. } => {
+            runner::give_up(store, job_id, reason).await
+        }
+        JobMessage::AttestAgreement { agreement_id, .. } => {
+            attestation::give_up(store, agreement_id, reason).await
         }
     }
 }

@@ -5,7 +5,9 @@
 
 use futures::stream::{self, StreamExt};
 
-use super::runner::{queue_job, Chunk, ChunkWork, JobError, JobSettings};
+use super::runner::{
+    queue_job, with_retries, Chunk, ChunkWork, JobError, JobSettings, FAILURES_PER_CHUNK,
+};
 use crate::connectors::{
     confirms_agreements, AgreementContact, ProviderAgreement, ProviderConnector, ProviderCustomer,
 };
@@ -13,8 +15,9 @@ use crate::error::{ServiceError, ServiceResult};
 use crate::model::provider_account::specific_id;
 use crate::model::{
     validate, Actor, Agreement, AgreementSource, AgreementStatus, AgreementTemplate, BulkJob,
-    Contact, Day, HistoryAction, Instant, JobKind, JobStatus, NewContact, NewProviderAccount,
-    Principal, Provider, ProviderAccount, ProviderKind, TemplateState, UnmatchedCustomer,
+    Contact, Day, HistoryAction, Instant, ItemFailure, JobKind, JobStatus, NewContact,
+    NewProviderAccount, Principal, Provider, ProviderAccount, ProviderKind, TemplateState,
+    UnmatchedCustomer,
 };
 use crate::queue::BulkQueue;
 use crate::services::agreements::{
@@ -104,19 +107,41 @@ impl<C: ProviderConnector> ChunkWork for ProviderSync<'_, C> {
             .filter(|t| t.state == TemplateState::Active)
             .collect();
         let direct = confirms_agreements(&provider);
-        let results: Vec<Result<CustomerOutcome, JobError>> = stream::iter(page.customers.iter())
-            .map(|customer| {
-                sync_customer(
-                    store, connector, job, &provider, &templates, direct, customer,
-                )
-            })
-            .buffer_unordered(self.settings.concurrency.max(1))
-            .collect()
-            .await;
+        let attempts = self.settings.item_attempts;
+        let results: Vec<(&ProviderCustomer, Result<CustomerOutcome, String>)> =
+            stream::iter(page.customers.iter())
+                .map(|customer| {
+                    let (provider, templates) = (&provider, &templates);
+                    async move {
+                        let synced = with_retries(attempts, || {
+                            sync_customer(
+                                store, connector, job, provider, templates, direct, customer,
+                            )
+                        })
+                        .await;
+                        (customer, synced)
+                    }
+                })
+                .buffer_unordered(self.settings.concurrency.max(1))
+                .collect()
+                .await;
         let mut counts = ChunkCounts::default();
         let mut unmatched = Vec::new();
-        for r in results {
-            let r = r?;
+        let mut failures = Vec::new();
+        for (customer, r) in results {
+            let r = match r {
+                Ok(r) => r,
+                Err(reason) => {
+                    counts.failed += 1;
+                    if failures.len() < FAILURES_PER_CHUNK {
+                        failures.push(ItemFailure {
+                            item: format!("customer {}", customer.id),
+                            reason,
+                        });
+                    }
+                    continue;
+                }
+            };
             counts.created += r.created;
             counts.skipped += r.skipped;
             counts.accepted += r.accepted;
@@ -135,6 +160,7 @@ impl<C: ProviderConnector> ChunkWork for ProviderSync<'_, C> {
             counts,
             end,
             unmatched,
+            failures,
         })
     }
 }

@@ -12,8 +12,9 @@
 use std::time::Duration;
 
 use crate::connectors::ConnectorError;
+use crate::error::Chain;
 use crate::error::ServiceError;
-use crate::model::{BulkJob, Id, Instant, JobKind, JobStatus, UnmatchedCustomer};
+use crate::model::{BulkJob, Id, Instant, ItemFailure, JobKind, JobStatus, UnmatchedCustomer};
 use crate::queue::{BulkQueue, JobMessage, MessageError, SendError};
 use crate::store::{ChunkCounts, ChunkEnd, CountedChunk, Store, StoreError};
 
@@ -28,6 +29,12 @@ pub struct JobSettings {
     /// rest on through the queue. Zero: one chunk per message. The worker sets it per
     /// invocation to half of the time it has left, so a chunk never meets the timeout.
     pub time_budget: Duration,
+    /// The receive of a message that is its last (the queue's `maxReceiveCount`): a message
+    /// that fails then goes to the dead-letter queue, so its job is ended as failed first.
+    pub max_receives: u32,
+    /// Attempts at one item (an agreement, a customer) within a chunk before it is counted as
+    /// failed and the chunk goes on without it.
+    pub item_attempts: u32,
 }
 
 impl Default for JobSettings {
@@ -36,12 +43,16 @@ impl Default for JobSettings {
             chunk_size: 1000,
             concurrency: 16,
             time_budget: Duration::ZERO,
+            max_receives: 5,
+            item_attempts: 3,
         }
     }
 }
 
 impl JobSettings {
-    /// `BULK_CHUNK_SIZE` (1–1000) and `BULK_CONCURRENCY` (1–64) override the defaults.
+    /// `BULK_CHUNK_SIZE` (1–1000), `BULK_CONCURRENCY` (1–64), `BULK_MAX_RECEIVES` (1–1000,
+    /// the queue's redrive `maxReceiveCount`) and `BULK_ITEM_ATTEMPTS` (1–10) override the
+    /// defaults.
     pub fn from_env() -> Self {
         let read = |name: &str, max: usize| {
             std::env::var(name)
@@ -54,6 +65,12 @@ impl JobSettings {
             chunk_size: read("BULK_CHUNK_SIZE", 1000).unwrap_or(d.chunk_size),
             concurrency: read("BULK_CONCURRENCY", 64).unwrap_or(d.concurrency),
             time_budget: d.time_budget,
+            max_receives: read("BULK_MAX_RECEIVES", 1000)
+                .and_then(|v| u32::try_from(v).ok())
+                .unwrap_or(d.max_receives),
+            item_attempts: read("BULK_ITEM_ATTEMPTS", 10)
+                .and_then(|v| u32::try_from(v).ok())
+                .unwrap_or(d.item_attempts),
         }
     }
 
@@ -113,6 +130,8 @@ pub struct Chunk {
     pub counts: ChunkCounts,
     pub end: ChunkEnd,
     pub unmatched: Vec<UnmatchedCustomer>,
+    /// The first items of the chunk counted as failed, with why.
+    pub failures: Vec<ItemFailure>,
 }
 
 impl Chunk {
@@ -121,6 +140,7 @@ impl Chunk {
             counts,
             end,
             unmatched: Vec::new(),
+            failures: Vec::new(),
         }
     }
 }
@@ -205,6 +225,12 @@ pub async fn run_chunks<W: ChunkWork>(
             });
         }
         let Some(end) = count_one_chunk(store, work, &job, &cursor, &mut done).await? else {
+            // Counted by another delivery — or by this one, its answer lost and the SDK's retry
+            // refused by the pointer condition. Either way the job now says whether a
+            // continuation is due: send it unless it is recorded as sent.
+            if let Some(job) = store.by_id::<BulkJob>(&job_id).await? {
+                resend_if_unsent(store, queue, &job).await?;
+            }
             return Ok(if chunks == 0 {
                 ChunkReport::AlreadyCounted
             } else {
@@ -275,6 +301,7 @@ async fn count_one_chunk<W: ChunkWork>(
                 now: Instant::now(),
                 final_total: Some(processed),
                 unmatched: &chunk.unmatched,
+                failures: &chunk.failures,
             },
         )
         .await?;
@@ -309,6 +336,71 @@ async fn resend_if_unsent(store: &Store, queue: &BulkQueue, job: &BulkJob) -> Re
     if pending && job.status == JobStatus::Running {
         tracing::info!(job_id = %job.id, "re-sending a continuation that was not recorded as sent");
         send_continuation(store, queue, job, &job.next_cursor).await?;
+    }
+    Ok(())
+}
+
+/// Items counted as failed that a chunk lists on its job, at most.
+pub const FAILURES_PER_CHUNK: usize = 50;
+
+/// Does one item of a chunk, retrying a failure with exponential backoff and jitter up to
+/// `attempts` times. Err(reason) when it still fails: the item is counted as failed and the
+/// chunk goes on. Errors that no retry can fix are not retried.
+pub async fn with_retries<T, F, Fut>(attempts: u32, mut item: F) -> Result<T, String>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, JobError>>,
+{
+    let attempts = attempts.max(1);
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match item().await {
+            Ok(done) => return Ok(done),
+            Err(e) if attempt >= attempts || !is_transient(&e) => {
+                return Err(Chain(&e).to_string());
+            }
+            Err(e) => {
+                let wait = backoff(attempt);
+                tracing::warn!(error = %Chain(&e), attempt, wait_ms = wait.as_millis() as u64, "item failed; retrying");
+                tokio::time::sleep(wait).await;
+            }
+        }
+    }
+}
+
+/// Whether a later attempt at the same item may succeed.
+fn is_transient(e: &JobError) -> bool {
+    match e {
+        JobError::Store(StoreError::Sdk(_)) | JobError::Queue(_) => true,
+        JobError::Service(ServiceError::Store(StoreError::Sdk(_))) => true,
+        JobError::Provider(ConnectorError::Transient { .. }) => true,
+        JobError::Service(ServiceError::ProviderFailed {
+            source: ConnectorError::Transient { .. },
+            ..
+        }) => true,
+        _ => false,
+    }
+}
+
+/// 100 ms, 200 ms, 400 ms, … (at most 2 s), each with up to half again of random jitter.
+fn backoff(attempt: u32) -> Duration {
+    let base = Duration::from_millis(100)
+        .saturating_mul(1 << attempt.saturating_sub(1).min(5))
+        .min(Duration::from_secs(2));
+    let jitter = rand::random::<f64>() * 0.5;
+    base.mul_f64(1.0 + jitter)
+}
+
+/// Ends a job as failed because its message will not be processed again (its last receive
+/// failed, or it can never be processed), keeping the counts it has. Idempotent: a job that has
+/// ended stays as it ended.
+pub async fn give_up(store: &Store, job_id: &str, reason: &str) -> Result<(), JobError> {
+    let Some(id) = Id::parse(job_id) else {
+        return Ok(());
+    };
+    if store.fail_job(&id, reason, Instant::now()).await? {
+        tracing::error!(job_id = %id, %reason, "job failed: its message will not be processed again");
     }
     Ok(())
 }
