@@ -371,16 +371,17 @@ where
 
 /// Whether a later attempt at the same item may succeed.
 fn is_transient(e: &JobError) -> bool {
-    match e {
-        JobError::Store(StoreError::Sdk(_)) | JobError::Queue(_) => true,
-        JobError::Service(ServiceError::Store(StoreError::Sdk(_))) => true,
-        JobError::Provider(ConnectorError::Transient { .. }) => true,
-        JobError::Service(ServiceError::ProviderFailed {
-            source: ConnectorError::Transient { .. },
-            ..
-        }) => true,
-        _ => false,
-    }
+    matches!(
+        e,
+        JobError::Store(StoreError::Sdk(_))
+            | JobError::Queue(_)
+            | JobError::Service(ServiceError::Store(StoreError::Sdk(_)))
+            | JobError::Provider(ConnectorError::Transient { .. })
+            | JobError::Service(ServiceError::ProviderFailed {
+                source: ConnectorError::Transient { .. },
+                ..
+            })
+    )
 }
 
 /// 100 ms, 200 ms, 400 ms, … (at most 2 s), each with up to half again of random jitter.
