@@ -137,6 +137,7 @@ async fn one_message_goes_on_through_the_following_chunks_within_its_time_budget
         chunk_size: 20,
         concurrency: 8,
         time_budget: std::time::Duration::from_secs(60),
+        ..JobSettings::default()
     };
     // One worker, one delivery per message: the first message does all 7 chunks.
     let mut messages = 0;
@@ -171,6 +172,7 @@ async fn duplicate_deliveries_of_messages_that_go_on_past_their_chunk_count_exac
         chunk_size: 20,
         concurrency: 4,
         time_budget: std::time::Duration::from_millis(30),
+        ..JobSettings::default()
     };
     let done = drive(&c, started.id.as_str(), settings, |_| async {}).await;
     assert_eq!(counts(&done), (JobStatus::Completed, Some(150), 150, 0, 0));
