@@ -426,6 +426,23 @@ async fn provisioning_sync_and_schedule_fixtures() {
     let ctx = fresh_context().await;
     fixtures::seed(&ctx, false).await;
     let (ctx, queue_url) = with_queue(ctx).await;
+
+    // Without a connection to the provider's platform a sync cannot run: refused at once.
+    let r = dispatch(
+        providers::sync_provider,
+        ctx.clone(),
+        event("sync-provider"),
+    )
+    .await;
+    assert_status("sync-provider without a connection", &r, 409);
+    assert!(
+        body(&r)["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("no connection configured")),
+        "{}",
+        body(&r)
+    );
+
     let mut ctx = (*ctx).clone();
     ctx.connector =
         Connector::PartnerCenter(Box::new(PartnerCenterClient::new(config).expect("client")));

@@ -25,6 +25,9 @@ pub struct AppContext {
     pub bulk_queue: Option<BulkQueue>,
     /// The provider connection: Partner Center for functions deployed with its credentials.
     pub connector: Connector,
+    /// Platforms with a provider connection in this deployment, for functions that start syncs
+    /// without calling the provider themselves.
+    pub sync_platforms: Vec<&'static str>,
 }
 
 const MIN_SIGNING_KEY: usize = 32;
@@ -49,12 +52,20 @@ impl AppContext {
             ctx.bulk_queue = Some(BulkQueue::new(aws_sdk_sqs::Client::new(&sdk), url));
         }
         ctx.connector = Connector::from_env()?;
+        ctx.sync_platforms = crate::connectors::configured_platforms();
         Ok(ctx)
     }
 
     /// The provider connection of this function: Partner Center when configured.
     pub fn connector(&self) -> &Connector {
         &self.connector
+    }
+
+    /// Whether a sync of `provider` can run in this deployment: a connection to its platform is
+    /// configured.
+    pub fn can_sync(&self, provider: &crate::model::Provider) -> bool {
+        use crate::connectors::ProviderConnector;
+        self.connector.serves(provider) || self.sync_platforms.contains(&provider.platform.as_str())
     }
 
     /// The bulk queue, for the functions that send to it.
@@ -83,6 +94,7 @@ impl AppContext {
             store: Store::new(client, table, cursors),
             bulk_queue: None,
             connector: Connector::Unconfigured,
+            sync_platforms: Vec::new(),
         })
     }
 }

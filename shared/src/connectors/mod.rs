@@ -131,9 +131,24 @@ pub fn confirms_agreements(provider: &Provider) -> bool {
     partner_center::confirms_agreements(provider)
 }
 
+/// The platforms this function has a provider connection for, as its environment says:
+/// Partner Center when `PARTNER_CENTER_CLIENT_ID` is set. Functions that only start syncs are
+/// given the client id (not the secret) so that they can refuse a sync that cannot run.
+pub fn configured_platforms() -> Vec<&'static str> {
+    let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.trim().is_empty());
+    if set("PARTNER_CENTER_CLIENT_ID") {
+        vec![partner_center::PLATFORM]
+    } else {
+        Vec::new()
+    }
+}
+
 /// What the services need of an automatic provider, in terms of no provider in particular.
 #[allow(async_fn_in_trait)]
 pub trait ProviderConnector: Send + Sync {
+    /// Whether this connection reaches the provider's API (its platform's).
+    fn serves(&self, provider: &Provider) -> bool;
+
     /// One page of the provider's customers; `continuation` from the previous page.
     async fn customers(&self, continuation: Option<&str>) -> Result<CustomerPage, ConnectorError>;
 
@@ -166,6 +181,9 @@ pub trait ProviderConnector: Send + Sync {
 pub struct Unconfigured;
 
 impl ProviderConnector for Unconfigured {
+    fn serves(&self, _: &Provider) -> bool {
+        false
+    }
     async fn customers(&self, _: Option<&str>) -> Result<CustomerPage, ConnectorError> {
         Err(unconfigured())
     }
@@ -200,14 +218,16 @@ pub enum Connector {
 }
 
 impl Connector {
-    /// Partner Center when `PARTNER_CENTER_CLIENT_ID` is set (then its configuration must be
-    /// complete), otherwise none. An inline secret (local stacks) wins over a secret's ARN.
+    /// Partner Center when `PARTNER_CENTER_CLIENT_ID` and a secret (`PARTNER_CENTER_CLIENT_SECRET`
+    /// or `PARTNER_CENTER_CLIENT_SECRET_ARN`) are set (then its configuration must be complete),
+    /// otherwise none. An inline secret (local stacks) wins over a secret's ARN.
     pub fn from_env() -> Result<Connector, ConnectorError> {
         let set = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        if set("PARTNER_CENTER_CLIENT_ID").is_none() {
+        let inline_secret = set("PARTNER_CENTER_CLIENT_SECRET").is_some();
+        let secret = inline_secret || set("PARTNER_CENTER_CLIENT_SECRET_ARN").is_some();
+        if set("PARTNER_CENTER_CLIENT_ID").is_none() || !secret {
             return Ok(Connector::Unconfigured);
         }
-        let inline_secret = set("PARTNER_CENTER_CLIENT_SECRET").is_some();
         let config = partner_center::PartnerCenterConfig::from_lookup(|name| {
             if name == "PARTNER_CENTER_CLIENT_SECRET_ARN" && inline_secret {
                 return None;
@@ -221,6 +241,12 @@ impl Connector {
 }
 
 impl ProviderConnector for Connector {
+    fn serves(&self, provider: &Provider) -> bool {
+        match self {
+            Connector::PartnerCenter(pc) => pc.serves(provider),
+            Connector::Unconfigured => false,
+        }
+    }
     async fn customers(&self, continuation: Option<&str>) -> Result<CustomerPage, ConnectorError> {
         match self {
             Connector::PartnerCenter(pc) => pc.customers(continuation).await,

@@ -15,7 +15,8 @@ pub async fn handle_schedule(
     event: &serde_json::Value,
 ) -> Result<serde_json::Value, ServiceError> {
     let queue = ctx.bulk_queue()?;
-    let jobs = sync_all_providers(&ctx.store, queue).await?;
+    let can_sync = |p: &crate::model::Provider| ctx.can_sync(p);
+    let jobs = sync_all_providers(&ctx.store, queue, &can_sync).await?;
     tracing::info!(jobs = jobs.len(), time = %event.get("time").and_then(|t| t.as_str()).unwrap_or(""), "provider syncs queued");
     Ok(serde_json::json!({"jobs": jobs.iter().map(|j| j.id.to_string()).collect::<Vec<_>>()}))
 }

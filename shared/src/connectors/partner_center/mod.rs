@@ -183,6 +183,10 @@ impl PartnerCenterClient {
 }
 
 impl ProviderConnector for PartnerCenterClient {
+    fn serves(&self, provider: &crate::model::Provider) -> bool {
+        provider.platform == PLATFORM
+    }
+
     async fn customers(&self, continuation: Option<&str>) -> Result<CustomerPage, ConnectorError> {
         let (url, token) = match continuation {
             None => {

@@ -35,12 +35,20 @@ pub async fn start_provider_sync(
     queue: &BulkQueue,
     requested_by: &str,
     provider_id: &str,
+    can_sync: &(dyn Fn(&Provider) -> bool + Sync),
 ) -> ServiceResult<BulkJob> {
     let provider = require_provider(store, provider_id).await?;
     if provider.kind != ProviderKind::Automatic {
         return Err(ServiceError::conflict(format!(
             "provider {} is manual; only automatic providers sync",
             provider.id
+        )));
+    }
+    if !can_sync(&provider) {
+        return Err(ServiceError::conflict(format!(
+            "provider {} has no connection configured for its platform `{}`; \
+             configure the platform's credentials before syncing",
+            provider.id, provider.platform
         )));
     }
     let job = BulkJob::queued(
@@ -61,20 +69,30 @@ pub async fn request_provider_sync(
     queue: &BulkQueue,
     caller: &Principal,
     provider_id: &str,
+    can_sync: &(dyn Fn(&Provider) -> bool + Sync),
 ) -> ServiceResult<BulkJob> {
     caller.require_staff()?;
-    start_provider_sync(store, queue, caller.subject(), provider_id).await
+    start_provider_sync(store, queue, caller.subject(), provider_id, can_sync).await
 }
 
-/// The schedule: a sync job for every automatic provider.
-pub async fn sync_all_providers(store: &Store, queue: &BulkQueue) -> ServiceResult<Vec<BulkJob>> {
+/// The schedule: a sync job for every automatic provider that has a connection; the others are
+/// logged and left alone.
+pub async fn sync_all_providers(
+    store: &Store,
+    queue: &BulkQueue,
+    can_sync: &(dyn Fn(&Provider) -> bool + Sync),
+) -> ServiceResult<Vec<BulkJob>> {
     let providers = store.all_providers().await?;
     let mut jobs = Vec::new();
     for p in providers
         .iter()
         .filter(|p| p.kind == ProviderKind::Automatic)
     {
-        jobs.push(start_provider_sync(store, queue, "schedule", p.id.as_str()).await?);
+        if !can_sync(p) {
+            tracing::warn!(provider_id = %p.id, platform = %p.platform, "no connection configured; not synced");
+            continue;
+        }
+        jobs.push(start_provider_sync(store, queue, "schedule", p.id.as_str(), can_sync).await?);
     }
     Ok(jobs)
 }
@@ -96,6 +114,16 @@ impl<C: ProviderConnector> ChunkWork for ProviderSync<'_, C> {
         })?;
         if job.status == JobStatus::Queued {
             store.start_job(&job.id, 0, Instant::now()).await?;
+        }
+        if !connector.serves(&provider) {
+            // No retry can help: the job ends now, saying why.
+            return Ok(Chunk::ended(
+                ChunkCounts::default(),
+                ChunkEnd::Fail(format!(
+                    "the worker has no connection for platform `{}`",
+                    provider.platform
+                )),
+            ));
         }
         let page = connector
             .customers((!cursor.is_empty()).then_some(cursor))

@@ -43,6 +43,8 @@ pub async fn sync_provider(ctx: Arc<AppContext>, request: Request) -> ServiceRes
     let id = path(&request, "id")?;
     let _: Option<serde_json::Map<String, serde_json::Value>> = optional_json(&request)?;
     let queue = ctx.bulk_queue()?;
-    let job = provider_sync::request_provider_sync(&ctx.store, queue, &caller, &id).await?;
+    let can_sync = |p: &crate::model::Provider| ctx.can_sync(p);
+    let job =
+        provider_sync::request_provider_sync(&ctx.store, queue, &caller, &id, &can_sync).await?;
     Reply::job_accepted(&job)
 }
