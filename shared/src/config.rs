@@ -45,11 +45,12 @@ impl AppContext {
     pub async fn from_env() -> Result<Self, ConfigError> {
         let table = required("TABLE_NAME")?;
         let key = required("CURSOR_SIGNING_KEY")?;
-        let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
-        let client = aws_sdk_dynamodb::Client::new(&sdk);
-        let mut ctx = Self::with_client(client, table, key.as_bytes())?;
+        let sdk = tune_sdk(aws_config::defaults(BehaviorVersion::latest()))
+            .load()
+            .await;
+        let mut ctx = Self::with_client(dynamodb_client(&sdk), table, key.as_bytes())?;
         if let Ok(url) = std::env::var("BULK_QUEUE_URL") {
-            ctx.bulk_queue = Some(BulkQueue::new(aws_sdk_sqs::Client::new(&sdk), url));
+            ctx.bulk_queue = Some(BulkQueue::new(sqs_client(&sdk), url));
         }
         ctx.connector = Connector::from_env()?;
         ctx.sync_platforms = crate::connectors::configured_platforms();
@@ -97,6 +98,60 @@ impl AppContext {
             sync_platforms: Vec::new(),
         })
     }
+}
+
+/// How every AWS call of the functions retries and when it gives up:
+/// - standard retries (exponential backoff with full jitter, throttling included), at most 4
+///   attempts, waits from 100 ms up to 2 s;
+/// - each attempt at most 5 s, each operation with its retries at most 8 s, so a call never eats
+///   a function's whole time (API functions have 10 s; the worker stops its chunks at half of
+///   its time) and there is time left to record the outcome.
+pub fn tune_sdk(loader: aws_config::ConfigLoader) -> aws_config::ConfigLoader {
+    use aws_config::retry::RetryConfig;
+    use aws_config::timeout::TimeoutConfig;
+    use std::time::Duration;
+    loader
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(4)
+                .with_initial_backoff(Duration::from_millis(100))
+                .with_max_backoff(Duration::from_secs(2)),
+        )
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(2))
+                .operation_attempt_timeout(Duration::from_secs(5))
+                .operation_timeout(Duration::from_secs(8))
+                .build(),
+        )
+}
+
+/// A DynamoDB client with its own retry partition and no retry quota: the SDK's default token
+/// bucket runs dry under sustained throttling in a long-lived worker, after which every fault
+/// fails at once; the attempts and the operation timeout above bound the retries instead.
+pub fn dynamodb_client(sdk: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
+    use aws_sdk_dynamodb::config::retry::{RetryPartition, TokenBucket};
+    let config = aws_sdk_dynamodb::config::Builder::from(sdk)
+        .retry_partition(
+            RetryPartition::custom("agreements-dynamodb")
+                .token_bucket(TokenBucket::unlimited())
+                .build(),
+        )
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(config)
+}
+
+/// An SQS client with its own retry partition and no retry quota (see `dynamodb_client`).
+pub fn sqs_client(sdk: &aws_config::SdkConfig) -> aws_sdk_sqs::Client {
+    use aws_sdk_sqs::config::retry::{RetryPartition, TokenBucket};
+    let config = aws_sdk_sqs::config::Builder::from(sdk)
+        .retry_partition(
+            RetryPartition::custom("agreements-sqs")
+                .token_bucket(TokenBucket::unlimited())
+                .build(),
+        )
+        .build();
+    aws_sdk_sqs::Client::from_conf(config)
 }
 
 /// JSON logs to stdout, where Lambda sends them to CloudWatch; `RUST_LOG` sets the level.

@@ -24,8 +24,9 @@ pub fn workspace_root() -> std::path::PathBuf {
         .unwrap_or_default()
 }
 
+/// The functions' own retry and timeout policy (`shared::config::tune_sdk`), on the local endpoint.
 pub async fn sdk_config() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
+    shared::config::tune_sdk(aws_config::defaults(aws_config::BehaviorVersion::latest()))
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
         .endpoint_url(endpoint())
@@ -34,11 +35,11 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
 }
 
 pub async fn dynamodb() -> aws_sdk_dynamodb::Client {
-    aws_sdk_dynamodb::Client::new(&sdk_config().await)
+    shared::config::dynamodb_client(&sdk_config().await)
 }
 
 pub async fn sqs() -> aws_sdk_sqs::Client {
-    aws_sdk_sqs::Client::new(&sdk_config().await)
+    shared::config::sqs_client(&sdk_config().await)
 }
 
 /// A name no other test uses.
