@@ -366,6 +366,42 @@ async fn server_errors_are_retried_then_reported_as_transient() {
 }
 
 #[tokio::test]
+async fn retries_stop_within_the_calls_budget() {
+    // Retry-After asks for 7 s, four attempts are allowed, but the call has 1 s in all: it gives
+    // up after the first answer instead of outliving its function.
+    let fake = fake_with_customer().await;
+    let status = format!("/v1/customers/{CUSTOMER}/directSignedMicrosoftCustomerAgreementStatus");
+    fake.inject(
+        &status,
+        4,
+        Fault::TooManyRequests {
+            retry_after_secs: 7,
+        },
+    );
+    let mut config = config_for(&fake);
+    config.call_budget = Duration::from_secs(1);
+    let started = std::time::Instant::now();
+    match client_with(config).direct_signed(CUSTOMER).await {
+        Err(ConnectorError::Transient { retry_after, .. }) => assert_eq!(retry_after, Some(7)),
+        other => panic!("expected a transient error, got {other:?}"),
+    }
+    assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
+    assert_eq!(fake.requests().len(), 1, "one attempt, no wait past the budget");
+
+    // A slow answer is cut at what is left of the budget, not at the attempt's 20 s.
+    fake.clear_requests();
+    fake.inject(&status, 4, Fault::Delay(Duration::from_secs(5)));
+    let mut config = config_for(&fake);
+    config.call_budget = Duration::from_millis(1500);
+    let started = std::time::Instant::now();
+    assert!(matches!(
+        client_with(config).direct_signed(CUSTOMER).await,
+        Err(ConnectorError::Transient { .. })
+    ));
+    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+}
+
+#[tokio::test]
 async fn a_slow_answer_times_out_and_is_retried() {
     let fake = fake_with_customer().await;
     fake.inject(

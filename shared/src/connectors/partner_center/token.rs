@@ -122,6 +122,7 @@ impl PartnerCenterClient {
             TokenAudience::Scope(scope) => form.push(("scope", scope)),
         }
         let mut attempt = 0;
+        let call_started = Instant::now();
         loop {
             attempt += 1;
             let started = Instant::now();
@@ -146,15 +147,22 @@ impl PartnerCenterClient {
                         }
                         Err(BodyError::Read(error)) => {
                             let detail = format!("token endpoint: {}", describe(&error));
-                            self.wait_or_give_up("token", attempt, None, detail, None)
-                                .await?;
+                            self.wait_or_give_up(
+                                "token",
+                                attempt,
+                                None,
+                                detail,
+                                None,
+                                call_started,
+                            )
+                            .await?;
                             continue;
                         }
                     }
                 }
                 Err(error) => {
                     let detail = format!("token endpoint: {}", describe(&error));
-                    self.wait_or_give_up("token", attempt, None, detail, None)
+                    self.wait_or_give_up("token", attempt, None, detail, None, call_started)
                         .await?;
                     continue;
                 }
@@ -176,8 +184,15 @@ impl PartnerCenterClient {
             if retryable_status(status) {
                 let retry_after = retry_after(&headers);
                 let detail = format!("token endpoint answered {status}");
-                self.wait_or_give_up("token", attempt, retry_after, detail, Some(status))
-                    .await?;
+                self.wait_or_give_up(
+                    "token",
+                    attempt,
+                    retry_after,
+                    detail,
+                    Some(status),
+                    call_started,
+                )
+                .await?;
                 continue;
             }
             return Err(token_refusal(status, &body));

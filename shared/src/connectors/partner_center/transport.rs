@@ -25,26 +25,31 @@ impl PartnerCenterClient {
         retry_after: Option<u64>,
         detail: String,
         status: Option<StatusCode>,
+        call_started: Instant,
     ) -> Result<(), ConnectorError> {
         let config = &self.inner.config;
-        if attempt >= config.max_attempts {
+        let wait = match retry_after {
+            Some(secs) => Duration::from_secs(secs).min(config.max_retry_wait),
+            None => backoff(config.backoff_base, config.max_retry_wait, attempt),
+        };
+        // The call's budget bounds its attempts and waits together, so a retry never runs past
+        // the function's time and the caller can still record the outcome.
+        let over_budget = call_started.elapsed() + wait >= config.call_budget;
+        if attempt >= config.max_attempts || over_budget {
             tracing::warn!(
                 operation,
                 attempt,
                 status = status.map(|s| s.as_u16()),
                 correlation_id = %self.correlation_id,
                 %detail,
-                "partner center call failed; no attempts left"
+                over_budget,
+                "partner center call failed; no attempts or time left"
             );
             return Err(ConnectorError::Transient {
                 detail,
                 retry_after,
             });
         }
-        let wait = match retry_after {
-            Some(secs) => Duration::from_secs(secs).min(config.max_retry_wait),
-            None => backoff(config.backoff_base, config.max_retry_wait, attempt),
-        };
         tracing::warn!(
             operation,
             attempt,
@@ -61,6 +66,7 @@ impl PartnerCenterClient {
     /// One logical call: token, headers, retries. Returns the body of a 2xx answer.
     pub(super) async fn execute(&self, call: Call<'_>) -> Result<Vec<u8>, ConnectorError> {
         let request_id = Uuid::new_v4();
+        let call_started = Instant::now();
         let mut attempt: u32 = 0;
         let mut refreshed_after_401 = false;
         loop {
@@ -71,7 +77,19 @@ impl PartnerCenterClient {
                 .inner
                 .http
                 .request(call.method.clone(), call.url.clone())
-                .headers(headers);
+                .headers(headers)
+                .timeout(
+                    self.inner
+                        .config
+                        .timeout
+                        .min(
+                            self.inner
+                                .config
+                                .call_budget
+                                .saturating_sub(call_started.elapsed()),
+                        )
+                        .max(Duration::from_millis(100)),
+                );
             if let Some(body) = call.body {
                 request = request.body(body.to_vec());
             }
@@ -96,7 +114,7 @@ impl PartnerCenterClient {
                 }
                 Err(BodyError::Read(error)) => {
                     let detail = format!("{}: {}", call.operation, describe(&error));
-                    self.wait_or_give_up(call.operation, attempt, None, detail, None)
+                    self.wait_or_give_up(call.operation, attempt, None, detail, None, call_started)
                         .await?;
                     continue;
                 }
@@ -135,8 +153,15 @@ impl PartnerCenterClient {
                     Some(error) => format!("{}: {status}: {}", call.operation, error.detail()),
                     None => format!("{}: {status}", call.operation),
                 };
-                self.wait_or_give_up(call.operation, attempt, retry_after, detail, Some(status))
-                    .await?;
+                self.wait_or_give_up(
+                    call.operation,
+                    attempt,
+                    retry_after,
+                    detail,
+                    Some(status),
+                    call_started,
+                )
+                .await?;
                 continue;
             }
             return Err(refusal(call.operation, status, &headers, &body));
