@@ -385,8 +385,16 @@ async fn retries_stop_within_the_calls_budget() {
         Err(ConnectorError::Transient { retry_after, .. }) => assert_eq!(retry_after, Some(7)),
         other => panic!("expected a transient error, got {other:?}"),
     }
-    assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
-    assert_eq!(fake.requests().len(), 1, "one attempt, no wait past the budget");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        fake.requests().len(),
+        1,
+        "one attempt, no wait past the budget"
+    );
 
     // A slow answer is cut at what is left of the budget, not at the attempt's 20 s.
     fake.clear_requests();
@@ -398,7 +406,11 @@ async fn retries_stop_within_the_calls_budget() {
         client_with(config).direct_signed(CUSTOMER).await,
         Err(ConnectorError::Transient { .. })
     ));
-    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]

@@ -15,6 +15,8 @@ use crate::services::{filter_id, not_found, PageRequest};
 use crate::store::{Page, ProviderAccountsOf, Store, StoreError};
 
 pub const MAX_IMPORT_ROWS: usize = 10_000;
+/// Rows written between two updates of their providers' counts.
+const WRITE_BATCH: usize = 500;
 /// Conditional puts in flight during an import (measured in docs/benchmarks.md).
 pub const IMPORT_CONCURRENCY: usize = 32;
 
@@ -28,9 +30,8 @@ pub async fn create_provider_account(
     let provider = resolver.provider(&input.provider_id).await?;
     let account = resolver.account(&input).await?;
     let pa = ProviderAccount::create(provider, account, &input, Instant::now())?;
-    match store.create(&pa).await {
+    match store.create_provider_account(&pa).await {
         Ok(()) => {
-            store.add_provider_accounts(&pa.provider_id, 1).await?;
             tracing::info!(provider_account_id = %pa.id, "provider account created");
             Ok(pa)
         }
@@ -50,8 +51,8 @@ pub async fn create_provider_account(
     }
 }
 
-/// One row that did not land, and why: always the row's own fault (a failure of this system
-/// fails the whole request instead).
+/// One row that did not land, and why: the row's own fault, or a write that failed (then the row
+/// can be imported again; the rows that landed are counted, nothing is half-written).
 #[derive(Debug)]
 pub struct RowFailure {
     /// 1 for the first row of data (the CSV header is not a row).
@@ -69,7 +70,8 @@ pub struct ImportReport {
 /// A row as it came: parsed, or already failed.
 pub type ImportRow = Result<NewProviderAccount, String>;
 
-/// Imports rows independently: one bad row fails alone, a row already present is skipped.
+/// Imports rows independently: one bad row fails alone, a row already present is skipped, and
+/// the providers' counts follow the writes batch by batch.
 pub async fn import_provider_accounts(
     store: &Store,
     caller: &Principal,
@@ -83,14 +85,16 @@ pub async fn import_provider_accounts(
         )));
     }
     let resolver = Resolver::new(store);
-    let results: Vec<(usize, Result<Option<Id>, ServiceError>)> =
+    // First every row is checked and resolved (lookups shared between rows), then the rows
+    // that hold are written in order, in transactions that carry their providers' counts.
+    let mut resolved: Vec<(usize, Result<ProviderAccount, ServiceError>)> =
         stream::iter(rows.into_iter().enumerate())
             .map(|(i, row)| {
                 let resolver = &resolver;
                 async move {
                     let result = match row {
                         Err(detail) => Err(ServiceError::Validation(detail)),
-                        Ok(input) => import_row(store, resolver, &input).await,
+                        Ok(input) => resolve_row(resolver, &input).await,
                     };
                     (i + 1, result)
                 }
@@ -98,23 +102,58 @@ pub async fn import_provider_accounts(
             .buffer_unordered(IMPORT_CONCURRENCY)
             .collect()
             .await;
+    resolved.sort_by_key(|(row, _)| *row);
     let mut report = ImportReport::default();
-    let mut per_provider: HashMap<Id, u64> = HashMap::new();
-    for (row, result) in results {
+    let mut to_write: Vec<(usize, ProviderAccount)> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (row, result) in resolved {
         match result {
-            Ok(Some(provider)) => {
-                report.created += 1;
-                *per_provider.entry(provider).or_default() += 1;
+            // A second row of the same provider account is a skip, as a re-import would be.
+            Ok(pa) if !seen.insert((pa.provider_id.clone(), pa.provider_specific_id.clone())) => {
+                report.skipped += 1;
             }
-            Ok(None) => report.skipped += 1,
-            Err(e) if !e.is_callers() => return Err(e),
+            Ok(pa) => to_write.push((row, pa)),
             Err(error) => report.failed.push(RowFailure { row, error }),
         }
     }
-    report.failed.sort_by_key(|f| f.row);
-    for (provider, n) in per_provider {
-        store.add_provider_accounts(&provider, n).await?;
+    // Written a batch at a time, each batch's new provider accounts added to their providers'
+    // counts as soon as it is written: a request cut short (a timeout, a crash) leaves at most
+    // one batch uncounted, not the whole import.
+    for batch in to_write.chunks(WRITE_BATCH) {
+        let written: Vec<(usize, Id, Result<(), StoreError>)> = stream::iter(batch.to_vec())
+            .map(|(row, pa)| async move {
+                let result = store.create(&pa).await;
+                (row, pa.provider_id, result)
+            })
+            .buffer_unordered(IMPORT_CONCURRENCY)
+            .collect()
+            .await;
+        let mut per_provider: HashMap<Id, u64> = HashMap::new();
+        for (row, provider, result) in written {
+            match result {
+                Ok(()) => {
+                    report.created += 1;
+                    *per_provider.entry(provider).or_default() += 1;
+                }
+                Err(StoreError::ConditionFailed) => report.skipped += 1,
+                // The row did not land: it can be imported again.
+                Err(e) => {
+                    let error = ServiceError::from(e);
+                    tracing::warn!(row, error = %crate::error::Chain(&error), "an import row could not be written");
+                    report.failed.push(RowFailure {
+                        row,
+                        error: ServiceError::internal(
+                            "the row could not be written; import it again",
+                        ),
+                    });
+                }
+            }
+        }
+        for (provider, n) in per_provider {
+            store.add_provider_accounts(&provider, n).await?;
+        }
     }
+    report.failed.sort_by_key(|f| f.row);
     tracing::info!(
         created = report.created,
         skipped = report.skipped,
@@ -124,21 +163,15 @@ pub async fn import_provider_accounts(
     Ok(report)
 }
 
-/// Some(provider): created; None: already there (skipped).
-async fn import_row(
-    store: &Store,
+/// A row as the provider account it describes, once its provider and account are known.
+async fn resolve_row(
     resolver: &Resolver<'_>,
     input: &NewProviderAccount,
-) -> ServiceResult<Option<Id>> {
+) -> ServiceResult<ProviderAccount> {
     let provider = resolver.provider(&input.provider_id).await?;
     specific_id(&input.provider_specific_id)?;
     let account = resolver.account(input).await?;
-    let pa = ProviderAccount::create(provider, account, input, Instant::now())?;
-    match store.create(&pa).await {
-        Ok(()) => Ok(Some(pa.provider_id)),
-        Err(StoreError::ConditionFailed) => Ok(None),
-        Err(e) => Err(e.into()),
-    }
+    ProviderAccount::create(provider, account, input, Instant::now())
 }
 
 /// Remembers one lookup per key for the length of a request; concurrent rows that name the

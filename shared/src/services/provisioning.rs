@@ -168,11 +168,7 @@ pub async fn provision<C: ProviderConnector>(
         .provision(&agreement, &history, new_link.then_some(&new_pa))
         .await
     {
-        Ok(()) => {
-            if new_link {
-                store.add_provider_accounts(&provider.id, 1).await?;
-            }
-        }
+        Ok(()) => {}
         Err(StoreError::Cancelled(_)) => {
             return Err(ServiceError::conflict(
                 "the account was provisioned concurrently; read it and retry",

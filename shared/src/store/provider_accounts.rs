@@ -1,4 +1,4 @@
-//! Provider accounts and provisioning: access patterns 19, 22 and 25 of docs/data-model.md.
+//! Provider accounts and provisioning: access patterns 19, 21, 22 and 25 of docs/data-model.md.
 
 use super::agreements::agreement_item;
 use super::item::to_item;
@@ -73,19 +73,50 @@ impl Store {
         Ok(links.into_iter().next())
     }
 
+    /// Pattern 19 with 21: a new provider account and its provider's running count, together
+    /// (a transaction), so the count is right whatever fails when. `ConditionFailed` when the
+    /// provider already has a provider account of that provider-specific id.
+    pub async fn create_provider_account(&self, pa: &ProviderAccount) -> Result<(), StoreError> {
+        let actions = vec![
+            self.put_new_action(to_item(pa)?)?,
+            self.count_action(&pa.provider_id)?,
+        ];
+        match self.transact(actions).await {
+            Err(StoreError::Cancelled(reasons))
+                if reasons.first().map(String::as_str) == Some("ConditionalCheckFailed") =>
+            {
+                Err(StoreError::ConditionFailed)
+            }
+            other => other,
+        }
+    }
+
+    fn count_action(
+        &self,
+        provider: &Id,
+    ) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
+        self.add_action(
+            &keys::provider(provider),
+            keys::META,
+            "provider_account_count",
+            1,
+        )
+    }
+
     /// Pattern 25: provisioning writes the agreement (with its history) and, when the account
-    /// is not linked yet, its provider account, both or neither. `Cancelled` when either key is
-    /// taken.
+    /// is not linked yet, its provider account with its provider's count, all or nothing.
+    /// `Cancelled` when a key is taken.
     pub async fn provision(
         &self,
         agreement: &Agreement,
         history: &[HistoryEvent],
         new_link: Option<&ProviderAccount>,
     ) -> Result<(), StoreError> {
-        let mut items = vec![agreement_item(agreement, history)?];
+        let mut actions = vec![self.put_new_action(agreement_item(agreement, history)?)?];
         if let Some(pa) = new_link {
-            items.push(to_item(pa)?);
+            actions.push(self.put_new_action(to_item(pa)?)?);
+            actions.push(self.count_action(&pa.provider_id)?);
         }
-        self.put_new_together(items).await
+        self.transact(actions).await
     }
 }

@@ -2,7 +2,9 @@
 //! and collection reads. Crate-private; the access patterns are built from them.
 
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -83,21 +85,41 @@ impl Store {
         }
     }
 
-    /// Puts new items all or none (a transaction); each must not exist yet. When one exists,
-    /// answers `Cancelled` with one reason per item, in order ("None" where it held).
-    pub(crate) async fn put_new_together(&self, items: Vec<Item>) -> Result<(), StoreError> {
+    /// A conditional put of a new item, as one action of a transaction.
+    pub(crate) fn put_new_action(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(PK)")
+            .build()
+            .map_err(|e| StoreError::Sdk(Box::new(e)))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// `ADD <attribute> :n` on an existing item, as one action of a transaction.
+    pub(crate) fn add_action(
+        &self,
+        pk: &str,
+        sk: &str,
+        attribute: &str,
+        by: u64,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key_map(pk, sk)))
+            .update_expression("ADD #attribute :n")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_names("#attribute", attribute)
+            .expression_attribute_values(":n", n(by))
+            .build()
+            .map_err(|e| StoreError::Sdk(Box::new(e)))?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// Writes all actions or none (a transaction). When a condition fails, answers `Cancelled`
+    /// with one reason per action, in order ("None" where it held).
+    pub(crate) async fn transact(&self, actions: Vec<TransactWriteItem>) -> Result<(), StoreError> {
         use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-        use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
-        let mut actions = Vec::with_capacity(items.len());
-        for item in items {
-            let put = Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(PK)")
-                .build()
-                .map_err(|e| StoreError::Sdk(Box::new(e)))?;
-            actions.push(TransactWriteItem::builder().put(put).build());
-        }
         match self
             .client
             .transact_write_items()

@@ -316,11 +316,8 @@ async fn link(
         ..NewProviderAccount::default()
     };
     let pa = ProviderAccount::create(provider.id.clone(), account, &input, Instant::now())?;
-    match store.create(&pa).await {
-        Ok(()) => {
-            store.add_provider_accounts(&provider.id, 1).await?;
-            Ok(Ok(pa))
-        }
+    match store.create_provider_account(&pa).await {
+        Ok(()) => Ok(Ok(pa)),
         // Linked concurrently by another delivery: use what is there.
         Err(StoreError::ConditionFailed) => Ok(store
             .provider_account(&provider.id, &tenant)
