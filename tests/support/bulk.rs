@@ -1,6 +1,7 @@
 //! A provider's customer base for bulk tests, and a hand-driven worker over a real SQS queue.
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use futures::StreamExt;
 use shared::model::{
     Account, AgreementTemplate, Id, Instant, NewAccount, NewProvider, NewProviderAccount,
     NewTemplate, Provider, ProviderAccount, ProviderKind,
@@ -59,7 +60,8 @@ pub async fn customers(n: usize) -> Customers {
     ctx.store.create(&template).await.expect("write template");
     let mut accounts = Vec::with_capacity(n);
     let store = &ctx.store;
-    let written: Vec<Account> = futures::future::join_all((0..n).map(|i| {
+    // At most 64 accounts in flight: thousands of connections at once exhaust the endpoint.
+    let written: Vec<Account> = futures::stream::iter((0..n).map(|i| {
         let provider = provider.id.clone();
         async move {
             let account = Account::create(
@@ -86,6 +88,8 @@ pub async fn customers(n: usize) -> Customers {
             account
         }
     }))
+    .buffered(64)
+    .collect()
     .await;
     accounts.extend(written);
     // As the product's writes of provider accounts do: the provider keeps their count.

@@ -4,6 +4,7 @@ pub mod api;
 pub mod browser;
 pub mod bulk;
 pub mod fake_partner_center;
+pub mod faults;
 pub mod fixtures;
 
 use std::sync::Arc;
