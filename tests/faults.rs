@@ -736,11 +736,43 @@ async fn a_message_that_fails_on_every_receive_fails_its_job_on_the_last() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_poison_message_naming_an_existing_job_fails_the_job() {
-    let s = scenario(10, 13, VISIBILITY).await;
+async fn one_agreement_that_cannot_be_written_is_counted_failed_and_the_chunk_goes_on() {
+    let accounts = 30;
+    let s = scenario(accounts, 23, VISIBILITY).await;
+    let job = s.start().await;
+    let settings = JobSettings {
+        chunk_size: 50,
+        concurrency: 1,
+        item_attempts: 2,
+        ..JobSettings::default()
+    };
+    // One write at a time: the first agreement's every attempt (the SDK's 4, twice) fails.
+    s.proxy.fault_next("PutItem", Fault::ServerError, 8);
+    let run = poll(&s, &job.id, Poller::new(settings, Duration::from_secs(60))).await;
+    report("one failed item", accounts, &run, &s.proxy.counts());
+    assert_ended_exactly(&s, &run, accounts).await;
+    assert_eq!(
+        (run.job.status, run.job.created, run.job.failed),
+        (JobStatus::Completed, accounts as u64 - 1, 1),
+        "{}",
+        describe(&run.job)
+    );
+    let failure = run.job.failures.first().expect("the failed item is listed");
+    assert!(
+        failure.item.starts_with("provider account ") && !failure.reason.is_empty(),
+        "{failure:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_poison_message_naming_an_existing_job_leaves_it_and_the_sweep_ends_it() {
+    let accounts = 10;
+    let s = scenario(accounts, 13, VISIBILITY).await;
     let job = s.start().await;
     assert_eq!(s.lose_messages().await, 1);
-    // It names the job, but another template: no delivery of it can ever succeed.
+    // It names the job but another template: not the job's message, and no delivery of it can
+    // ever succeed. It must not touch the job (anyone who can send to the queue could forge
+    // it); it goes to the dead-letter queue.
     let poison = JobMessage::create_agreements(job.id.as_str(), Id::generate().as_str(), None);
     s.c.ctx
         .bulk_queue()
@@ -754,9 +786,37 @@ async fn a_poison_message_naming_an_existing_job_fails_the_job() {
         Poller::new(JobSettings::default(), Duration::from_secs(40)),
     )
     .await;
-    report("poison", 10, &run, &s.proxy.counts());
-    assert_ended_exactly(&s, &run, 10).await;
-    assert_eq!(run.job.status, JobStatus::Failed, "{}", describe(&run.job));
+    report("poison", accounts, &run, &s.proxy.counts());
+    assert!(
+        run.stalled,
+        "nothing carries the job on: {}",
+        describe(&run.job)
+    );
+    assert_eq!(run.job.status, JobStatus::Queued, "{}", describe(&run.job));
+    let dead = run
+        .delivered
+        .dead_letters
+        .lock()
+        .map(|d| d.len())
+        .unwrap_or_default();
+    assert_eq!(dead, 1, "the poison message went to the dead-letter queue");
+
+    // The job's own message was lost: the sweep carries it on, and it completes exactly.
+    let (resumed, failed) = sweep_after_a_while(&s, sweep_settings(3)).await;
+    assert_eq!((resumed, failed), (vec![job.id.clone()], vec![]));
+    let run = poll(
+        &s,
+        &job.id,
+        Poller::new(JobSettings::default(), Duration::from_secs(40)),
+    )
+    .await;
+    assert_ended_exactly(&s, &run, accounts).await;
+    assert_eq!(
+        run.job.status,
+        JobStatus::Completed,
+        "{}",
+        describe(&run.job)
+    );
 }
 
 fn sweep_settings(max_resumes: u32) -> SweepSettings {
