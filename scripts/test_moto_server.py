@@ -21,6 +21,13 @@ from moto import mock_aws
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import moto_server  # noqa: E402
 
+# The check runs against moto's in-process mock. boto3 honours AWS_ENDPOINT_URL (which
+# scripts/test.sh exports for the Rust tests): left set, it would send these requests to the
+# moto server on loopback instead, where a table of an earlier run may already exist.
+for _name in list(os.environ):
+    if _name.startswith("AWS_ENDPOINT_URL"):
+        del os.environ[_name]
+
 QUERIES = [
     {"KeyConditionExpression": "PK = :pk"},
     {"KeyConditionExpression": "PK = :pk AND begins_with(SK, :p)", "p": "PA#"},
