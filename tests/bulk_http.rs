@@ -295,3 +295,87 @@ async fn a_poison_message_reaches_the_dead_letter_queue() {
     }
     panic!("the poison message never reached the dead-letter queue");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_large_import_runs_as_a_job_that_counts_every_row_once() {
+    let api = Api::start().await;
+    let provider = api
+        .create(
+            "/providers",
+            json!({"name": "Distributor", "kind": "manual", "platform": "other",
+                   "syncs_agreements": false}),
+        )
+        .await;
+    let provider = id(&provider);
+    let customers = accounts(&api, 12, |_| None).await;
+    // 1,200 rows (over the 1,000 answered at once): two unreadable, the rest over 12 accounts.
+    let rows: Vec<Value> = (0..1200)
+        .map(|i| match i {
+            7 => json!({"provider_id": provider, "name": "no tenant id"}),
+            1100 => json!({"provider_id": provider, "provider_specific_id": "t-x",
+                           "name": "Nobody", "account_id": "01J00000000000000000000000"}),
+            _ => json!({"provider_id": provider, "provider_specific_id": format!("tenant-{i:05}"),
+                        "name": format!("Customer {i}"), "account_id": customers[i % 12]["id"]}),
+        })
+        .collect();
+    let rows = Value::Array(rows);
+    let run = |rows: Value| {
+        let api = &api;
+        async move {
+            let a = api.post("/provider-accounts/import", rows).await;
+            assert_eq!(a.status, StatusCode::ACCEPTED, "{:?}", a.body);
+            let job_id = a.body["job_id"].as_str().unwrap_or_default().to_string();
+            assert_eq!(
+                a.header("location"),
+                Some(format!("/bulk-jobs/{job_id}").as_str())
+            );
+            api.wait_for_job(&job_id).await
+        }
+    };
+    let done = run(rows.clone()).await;
+    assert_eq!(done["status"], "completed", "{done:?}");
+    assert_eq!(done["kind"], "import_provider_accounts");
+    for (field, expected) in [
+        ("total", 1200),
+        ("created", 1198),
+        ("skipped", 0),
+        ("failed", 2),
+    ] {
+        assert_eq!(done[field], expected, "{field}: {done:?}");
+    }
+    let mut failed_rows: Vec<&str> = done["failures"]
+        .as_array()
+        .map(|f| f.iter().filter_map(|f| f["item"].as_str()).collect())
+        .unwrap_or_default();
+    failed_rows.sort_unstable();
+    assert_eq!(failed_rows, vec!["row 1101", "row 8"], "{done:?}");
+    let provider_now = api.get(&format!("/providers/{provider}")).await;
+    assert_eq!(provider_now.body["provider_account_count"], 1198);
+    assert_eq!(
+        api.all(&format!("/provider-accounts?provider_id={provider}"))
+            .await
+            .len(),
+        1198
+    );
+
+    // The same file again: every row that landed is a skip, and the count does not move.
+    let again = run(rows).await;
+    for (field, expected) in [("created", 0), ("skipped", 1198), ("failed", 2)] {
+        assert_eq!(again[field], expected, "{field}: {again:?}");
+    }
+    let provider_now = api.get(&format!("/providers/{provider}")).await;
+    assert_eq!(provider_now.body["provider_account_count"], 1198);
+
+    // Rows of several providers are refused as a job, and nothing is written.
+    let mixed: Vec<Value> = (0..1001)
+        .map(|i| {
+            json!({"provider_id": if i == 0 { "01J00000000000000000000000".to_string() } else { provider.clone() },
+                   "provider_specific_id": format!("mixed-{i}"), "name": "Mixed",
+                   "account_id": customers[0]["id"]})
+        })
+        .collect();
+    let a = api
+        .post("/provider-accounts/import", Value::Array(mixed))
+        .await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST, "{:?}", a.body);
+}

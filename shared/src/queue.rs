@@ -28,10 +28,21 @@ pub enum JobMessage {
     },
     /// The attestation of one accepted agreement to its provider.
     AttestAgreement { schema: u32, agreement_id: String },
+    /// A part of the rows of a large provider-account import.
+    ImportProviderAccounts {
+        schema: u32,
+        job_id: String,
+        cursor: Option<String>,
+    },
 }
 
 /// The kinds a message may name, as written on the wire.
-const KINDS: [&str; 3] = ["create_agreements", "sync_provider", "attest_agreement"];
+const KINDS: [&str; 4] = [
+    "create_agreements",
+    "sync_provider",
+    "attest_agreement",
+    "import_provider_accounts",
+];
 
 impl JobMessage {
     pub fn create_agreements(job_id: &str, template_id: &str, cursor: Option<String>) -> Self {
@@ -59,11 +70,22 @@ impl JobMessage {
         }
     }
 
+    pub fn import_provider_accounts(job_id: &str, cursor: Option<String>) -> Self {
+        JobMessage::ImportProviderAccounts {
+            schema: SCHEMA,
+            job_id: job_id.into(),
+            cursor,
+        }
+    }
+
     /// The message that carries a job on from `cursor` (None: its first chunk).
     pub fn chunk_of(job: &BulkJob, cursor: Option<String>) -> Self {
         match (job.kind, &job.template_id) {
             (JobKind::CreateAgreements, Some(t)) => {
                 Self::create_agreements(job.id.as_str(), t.as_str(), cursor)
+            }
+            (JobKind::ImportProviderAccounts, _) => {
+                Self::import_provider_accounts(job.id.as_str(), cursor)
             }
             _ => Self::sync_provider(job.id.as_str(), job.provider_id.as_str(), cursor),
         }
@@ -150,6 +172,7 @@ mod tests {
         round_trip(JobMessage::create_agreements("j", "t", Some("c".into())));
         round_trip(JobMessage::sync_provider("j", "p", None));
         round_trip(JobMessage::attest_agreement("a"));
+        round_trip(JobMessage::import_provider_accounts("j", Some("3".into())));
         let text = serde_json::to_string(&JobMessage::create_agreements("j", "t", None))
             .expect("serialises");
         assert_eq!(

@@ -36,6 +36,8 @@ pub enum JobKind {
     /// Pull a provider's customers, link them, create Pending agreements of its Active
     /// templates, and (Partner Center) pull acceptances.
     ProviderSync,
+    /// A large provider-account import, a part of its rows per chunk.
+    ImportProviderAccounts,
 }
 
 /// A provider customer the sync could not link to an account, and why (never guessed).

@@ -14,13 +14,16 @@ pub struct ProviderAccount {
     pub provider_specific_id: String,
     pub name: String,
     pub account_id: Id,
+    /// The import job that made it, so that a redelivered chunk of the job recognises its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub import_job_id: Option<Id>,
     pub created_at: Instant,
     pub updated_at: Instant,
     pub version: u64,
 }
 
 /// One provider account to create, from a request body or a row of an import.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewProviderAccount {
     pub provider_id: String,
@@ -46,6 +49,7 @@ impl ProviderAccount {
             provider_specific_id: specific_id(&input.provider_specific_id)?,
             name: validate::text("name", &input.name, 200)?,
             account_id,
+            import_job_id: None,
             created_at: now,
             updated_at: now,
             version: 1,

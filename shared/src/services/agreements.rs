@@ -306,8 +306,8 @@ pub async fn create_for_job(
     account_id: &Id,
 ) -> ServiceResult<JobCreation> {
     let source = match job.kind {
-        JobKind::CreateAgreements => AgreementSource::Bulk,
         JobKind::ProviderSync => AgreementSource::ProviderSync,
+        JobKind::CreateAgreements | JobKind::ImportProviderAccounts => AgreementSource::Bulk,
     };
     let request = AgreementRequest {
         account_id: account_id.clone(),

@@ -164,7 +164,7 @@ pub async fn import_provider_accounts(
 }
 
 /// A row as the provider account it describes, once its provider and account are known.
-async fn resolve_row(
+pub(crate) async fn resolve_row(
     resolver: &Resolver<'_>,
     input: &NewProviderAccount,
 ) -> ServiceResult<ProviderAccount> {
@@ -213,7 +213,7 @@ fn replay(r: &Result<Id, Arc<ServiceError>>) -> Result<Id, ServiceError> {
 }
 
 /// Looks up providers, accounts and e-mail domains once per request, however many rows name them.
-struct Resolver<'s> {
+pub(crate) struct Resolver<'s> {
     store: &'s Store,
     providers: Memo,
     accounts: Memo,
@@ -221,7 +221,7 @@ struct Resolver<'s> {
 }
 
 impl<'s> Resolver<'s> {
-    fn new(store: &'s Store) -> Self {
+    pub(crate) fn new(store: &'s Store) -> Self {
         Resolver {
             store,
             providers: Memo::default(),

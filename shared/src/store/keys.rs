@@ -45,6 +45,11 @@ pub fn job(id: &Id) -> String {
     format!("JOB#{id}")
 }
 
+/// A part of an import's rows, in its job's partition.
+pub fn import_part_sk(part: u32) -> String {
+    format!("ROWS#{part:05}")
+}
+
 /// An agreement's place in its collections (account, template, all): oldest first.
 pub fn agreement_in_collection(created_at: &str, id: &Id) -> String {
     format!("AGREEMENT#{created_at}#{id}")

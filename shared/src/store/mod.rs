@@ -25,7 +25,7 @@ pub use cursor::CursorSigner;
 pub use item::to_item;
 pub use jobs::{ChunkCounts, ChunkEnd, ChunkRow, CountedChunk, CHUNK_ATTRIBUTES};
 pub use keys::Keys;
-pub use provider_accounts::ProviderAccountsOf;
+pub use provider_accounts::{ImportPart, ImportPartRow, ProviderAccountsOf};
 pub use records::{Entity, Record};
 
 /// What went wrong in the store, in the words the services act on.

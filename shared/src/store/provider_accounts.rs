@@ -18,7 +18,44 @@ pub enum ProviderAccountsOf<'a> {
     Account(&'a Id),
 }
 
+/// A part of the rows of a large import, kept in its job's partition until the job has read it
+/// (and for a week after, `ttl`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ImportPart {
+    pub job_id: Id,
+    pub part: u32,
+    pub rows: Vec<ImportPartRow>,
+    /// Epoch seconds after which DynamoDB deletes the part.
+    pub ttl: i64,
+}
+
+/// One row of an import as it came: its number (1 = the first row of data), and the provider
+/// account it describes or why it cannot be read.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ImportPartRow {
+    pub row: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<crate::model::NewProviderAccount>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
 impl Store {
+    /// Pattern 32: a part of a large import's rows, in its job's partition.
+    pub async fn import_part(&self, job: &Id, part: u32) -> Result<Option<ImportPart>, StoreError> {
+        self.get(&keys::job(job), &keys::import_part_sk(part)).await
+    }
+
+    /// Pattern 19 for an import job: a new provider account made by the job, or the one that
+    /// holds its key (read in the same request): the caller tells the job's own (a redelivered
+    /// part) from one that was there before.
+    pub async fn create_provider_account_or_existing(
+        &self,
+        pa: &ProviderAccount,
+    ) -> Result<Option<ProviderAccount>, StoreError> {
+        self.put_new_or_existing(to_item(pa)?).await
+    }
+
     /// Pattern 19: the provider account of a provider's own id for a customer.
     pub async fn provider_account(
         &self,

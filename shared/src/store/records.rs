@@ -141,3 +141,11 @@ impl Record for ContractTag {
         )
     }
 }
+
+/// An import's rows live in its job's partition, a part per item.
+impl Record for super::provider_accounts::ImportPart {
+    const TYPE: &'static str = "import_part";
+    fn keys(&self) -> Keys {
+        Keys::new(keys::job(&self.job_id), keys::import_part_sk(self.part))
+    }
+}

@@ -4,6 +4,7 @@
 
 pub mod attestation;
 pub mod create_agreements;
+pub mod import;
 pub mod provider_sync;
 pub mod runner;
 pub mod sweep;
@@ -79,6 +80,17 @@ pub async fn handle<C: ProviderConnector>(
                 .await
                 .map(|()| Handled::Attestation)
         }
+        JobMessage::ImportProviderAccounts { job_id, cursor, .. } => {
+            let work = import::ImportProviderAccounts { store, settings };
+            let pointer = ChunkPointer {
+                job_id,
+                subject: job_id,
+                cursor: cursor.as_deref(),
+            };
+            run_chunks(store, queue, &work, settings, pointer)
+                .await
+                .map(Handled::Chunk)
+        }
     }
 }
 
@@ -86,7 +98,9 @@ pub async fn handle<C: ProviderConnector>(
 /// (keeping its counts); an attestation records its failure on the agreement's history.
 pub async fn give_up(store: &Store, message: &JobMessage, reason: &str) -> Result<(), JobError> {
     match message {
-        JobMessage::CreateAgreements { job_id, .. } | JobMessage::SyncProvider { job_id, .. } => {
+        JobMessage::CreateAgreements { job_id, .. }
+        | JobMessage::SyncProvider { job_id, .. }
+        | JobMessage::ImportProviderAccounts { job_id, .. } => {
             runner::give_up(store, job_id, reason).await
         }
         JobMessage::AttestAgreement { agreement_id, .. } => {

@@ -159,7 +159,8 @@ pub trait ChunkWork {
 #[derive(Debug, Clone, Copy)]
 pub struct ChunkPointer<'a> {
     pub job_id: &'a str,
-    /// The template of a "Create Agreements" job, the provider of a sync.
+    /// The template of a "Create Agreements" job, the provider of a sync, the job itself for an
+    /// import.
     pub subject: &'a str,
     pub cursor: Option<&'a str>,
 }
@@ -268,6 +269,7 @@ async fn read_job<W: ChunkWork>(
     let about = match job.kind {
         JobKind::CreateAgreements => job.template_id.as_ref().map(Id::as_str),
         JobKind::ProviderSync => Some(job.provider_id.as_str()),
+        JobKind::ImportProviderAccounts => Some(job.id.as_str()),
     };
     if job.kind != W::KIND || about != Some(subject) {
         return Err(JobError::Poison(format!(

@@ -1,5 +1,5 @@
-//! Provider accounts: POST /provider-accounts, POST /provider-accounts/import (JSON or CSV),
-//! GET /provider-accounts.
+//! Provider accounts: POST /provider-accounts, POST /provider-accounts/import (JSON or CSV; a
+//! large file runs as a job), GET /provider-accounts.
 
 use std::sync::Arc;
 
@@ -13,11 +13,16 @@ use crate::entrypoints::http::request::{
 use crate::entrypoints::http::Reply;
 use crate::error::{ServiceError, ServiceResult};
 use crate::model::NewProviderAccount;
+use crate::services::jobs::import;
 use crate::services::provider_accounts::{self, ImportRow, ProviderAccountFilter};
 use crate::AppContext;
 
 /// An import's body: 10,000 rows fit well within it, and it stays under Lambda's 6 MB payload.
 pub const MAX_IMPORT_BODY: usize = 5 * 1024 * 1024;
+/// Imports of up to this many rows are answered at once (200 with the report); larger ones run
+/// as a job (202, progress and per-row failures at `GET /bulk-jobs/{id}`), which no request's
+/// time limit can cut short.
+pub const SYNC_IMPORT_ROWS: usize = 1000;
 
 pub async fn create_provider_account(
     ctx: Arc<AppContext>,
@@ -68,6 +73,10 @@ pub async fn import_provider_accounts(
             "send a JSON array (application/json) or a CSV file (text/csv)".into(),
         ));
     };
+    if rows.len() > SYNC_IMPORT_ROWS {
+        let job = import::start_import(&ctx.store, ctx.bulk_queue()?, &caller, rows).await?;
+        return Reply::job_accepted(&job);
+    }
     let report = provider_accounts::import_provider_accounts(&ctx.store, &caller, rows).await?;
     let failed: Vec<serde_json::Value> = report
         .failed
