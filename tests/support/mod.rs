@@ -25,9 +25,20 @@ pub fn workspace_root() -> std::path::PathBuf {
         .unwrap_or_default()
 }
 
-/// The functions' own retry and timeout policy (`shared::config::tune_sdk`), on the local endpoint.
+/// The functions' own retry policy (`shared::config::tune_sdk`) on the local endpoint, with
+/// timeouts that suit a loaded test machine: the tests' own set-up and checks must not fail
+/// where moto is merely slow (workers under test build their clients with the functions' own).
 pub async fn sdk_config() -> aws_config::SdkConfig {
+    use aws_config::timeout::TimeoutConfig;
+    use std::time::Duration;
     shared::config::tune_sdk(aws_config::defaults(aws_config::BehaviorVersion::latest()))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(10))
+                .operation_attempt_timeout(Duration::from_secs(30))
+                .operation_timeout(Duration::from_secs(90))
+                .build(),
+        )
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
         .endpoint_url(endpoint())
