@@ -378,3 +378,49 @@ async fn the_poison_fixture_is_reported_message_by_message() {
         "every poison message is reported, none is swallowed"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn giving_up_on_a_stale_duplicate_leaves_the_job_to_the_message_that_carries_it() {
+    use shared::queue::JobMessage;
+    use shared::services::jobs::give_up;
+
+    let c = customers(40).await;
+    let started = start(&c).await;
+    let settings = JobSettings {
+        chunk_size: 20,
+        concurrency: 4,
+        ..JobSettings::default()
+    };
+    // One delivery of the first message: the first chunk is counted and the second is due.
+    let (event, receipts) = receive(&c.queue_url).await;
+    let r = handle_batch(&c.ctx, &Unconfigured, settings, event).await;
+    assert!(r.batch_item_failures.is_empty());
+    for receipt in receipts {
+        delete(&c.queue_url, &receipt).await;
+    }
+    let template = started.template_id.clone().expect("template");
+    let stale = JobMessage::create_agreements(started.id.as_str(), template.as_str(), None);
+    give_up(&c.ctx.store, &stale, "a stale duplicate gave up")
+        .await
+        .expect("give up");
+    let running = job(&c, started.id.as_str()).await;
+    assert_eq!(running.status, JobStatus::Running, "{running:?}");
+    assert_eq!(running.created, 20);
+
+    // The message that carries the job (the continuation now in the queue) does fail it.
+    let (event, _) = receive(&c.queue_url).await;
+    let body = event.records[0].body.clone().unwrap_or_default();
+    let carrier = shared::queue::parse(&body).expect("a job message");
+    give_up(&c.ctx.store, &carrier, "the carrier gave up")
+        .await
+        .expect("give up");
+    let failed = job(&c, started.id.as_str()).await;
+    assert_eq!(
+        (
+            failed.status,
+            failed.created,
+            failed.failure_reason.as_deref()
+        ),
+        (JobStatus::Failed, 20, Some("the carrier gave up"))
+    );
+}

@@ -187,6 +187,33 @@ impl Store {
         .await
     }
 
+    /// Ends a job as failed only if its chunk pointer is still at `cursor`: the message that
+    /// gives up is the one carrying the job, not a stale duplicate of a chunk counted since.
+    pub async fn fail_job_at(
+        &self,
+        id: &Id,
+        cursor: &str,
+        reason: &str,
+        now: Instant,
+    ) -> Result<bool, StoreError> {
+        self.update_job(
+            id,
+            "SET #status = :failed, failure_reason = :reason, finished_at = :now, updated_at = :now ADD #version :one REMOVE GSI1PK, GSI1SK",
+            "next_cursor = :cursor AND #status IN (:queued, :running)",
+            &[("#status", "status"), ("#version", "version")],
+            vec![
+                (":failed", s(JobStatus::Failed.as_str())),
+                (":queued", s(JobStatus::Queued.as_str())),
+                (":running", s(JobStatus::Running.as_str())),
+                (":cursor", s(cursor)),
+                (":reason", s(reason)),
+                (":now", s(now.to_string())),
+                (":one", n(1)),
+            ],
+        )
+        .await
+    }
+
     /// Records that the continuation for `cursor` was sent (best effort; a lost record only
     /// means a redelivered message sends it once more).
     pub async fn mark_sent(&self, id: &Id, cursor: &str) -> Result<bool, StoreError> {

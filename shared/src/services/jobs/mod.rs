@@ -95,13 +95,14 @@ pub async fn handle<C: ProviderConnector>(
 }
 
 /// Ends the work of a message that will not be delivered again: its job fails with `reason`
-/// (keeping its counts); an attestation records its failure on the agreement's history.
+/// (keeping its counts) when the message is the one carrying it; an attestation records its
+/// failure on the agreement's history.
 pub async fn give_up(store: &Store, message: &JobMessage, reason: &str) -> Result<(), JobError> {
     match message {
-        JobMessage::CreateAgreements { job_id, .. }
-        | JobMessage::SyncProvider { job_id, .. }
-        | JobMessage::ImportProviderAccounts { job_id, .. } => {
-            runner::give_up(store, job_id, reason).await
+        JobMessage::CreateAgreements { job_id, cursor, .. }
+        | JobMessage::SyncProvider { job_id, cursor, .. }
+        | JobMessage::ImportProviderAccounts { job_id, cursor, .. } => {
+            runner::give_up(store, job_id, cursor.as_deref(), reason).await
         }
         JobMessage::AttestAgreement { agreement_id, .. } => {
             attestation::give_up(store, agreement_id, reason).await

@@ -396,13 +396,20 @@ fn backoff(attempt: u32) -> Duration {
 }
 
 /// Ends a job as failed because its message will not be processed again (its last receive
-/// failed, or it can never be processed), keeping the counts it has. Idempotent: a job that has
-/// ended stays as it ended.
-pub async fn give_up(store: &Store, job_id: &str, reason: &str) -> Result<(), JobError> {
+/// failed), keeping the counts it has — if that message is the one carrying the job (the job's
+/// pointer is at its cursor). A stale duplicate leaves the job alone. Idempotent: a job that
+/// has ended stays as it ended.
+pub async fn give_up(
+    store: &Store,
+    job_id: &str,
+    cursor: Option<&str>,
+    reason: &str,
+) -> Result<(), JobError> {
     let Some(id) = Id::parse(job_id) else {
         return Ok(());
     };
-    if store.fail_job(&id, reason, Instant::now()).await? {
+    let at = cursor.unwrap_or_default();
+    if store.fail_job_at(&id, at, reason, Instant::now()).await? {
         tracing::error!(job_id = %id, %reason, "job failed: its message will not be processed again");
     }
     Ok(())
