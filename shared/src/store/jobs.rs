@@ -168,48 +168,37 @@ impl Store {
         .await
     }
 
-    /// Ends a job that has not finished as failed, keeping its counts.
-    pub async fn fail_job(&self, id: &Id, reason: &str, now: Instant) -> Result<bool, StoreError> {
-        self.update_job(
-            id,
-            "SET #status = :failed, failure_reason = :reason, finished_at = :now, updated_at = :now ADD #version :one REMOVE GSI1PK, GSI1SK",
-            "#status IN (:queued, :running)",
-            &[("#status", "status"), ("#version", "version")],
-            vec![
-                (":failed", s(JobStatus::Failed.as_str())),
-                (":queued", s(JobStatus::Queued.as_str())),
-                (":running", s(JobStatus::Running.as_str())),
-                (":reason", s(reason)),
-                (":now", s(now.to_string())),
-                (":one", n(1)),
-            ],
-        )
-        .await
-    }
-
-    /// Ends a job as failed only if its chunk pointer is still at `cursor`: the message that
-    /// gives up is the one carrying the job, not a stale duplicate of a chunk counted since.
-    pub async fn fail_job_at(
+    /// Ends a job that has not finished as failed, keeping its counts. With `at`, only if its
+    /// chunk pointer is still there: the message that gives up is the one carrying the job,
+    /// not a stale duplicate of a chunk counted since.
+    pub async fn fail_job(
         &self,
         id: &Id,
-        cursor: &str,
+        at: Option<&str>,
         reason: &str,
         now: Instant,
     ) -> Result<bool, StoreError> {
+        let mut values = vec![
+            (":failed", s(JobStatus::Failed.as_str())),
+            (":queued", s(JobStatus::Queued.as_str())),
+            (":running", s(JobStatus::Running.as_str())),
+            (":reason", s(reason)),
+            (":now", s(now.to_string())),
+            (":one", n(1)),
+        ];
+        let condition = match at {
+            Some(cursor) => {
+                values.push((":cursor", s(cursor)));
+                "next_cursor = :cursor AND #status IN (:queued, :running)"
+            }
+            None => "#status IN (:queued, :running)",
+        };
         self.update_job(
             id,
             "SET #status = :failed, failure_reason = :reason, finished_at = :now, updated_at = :now ADD #version :one REMOVE GSI1PK, GSI1SK",
-            "next_cursor = :cursor AND #status IN (:queued, :running)",
+            condition,
             &[("#status", "status"), ("#version", "version")],
-            vec![
-                (":failed", s(JobStatus::Failed.as_str())),
-                (":queued", s(JobStatus::Queued.as_str())),
-                (":running", s(JobStatus::Running.as_str())),
-                (":cursor", s(cursor)),
-                (":reason", s(reason)),
-                (":now", s(now.to_string())),
-                (":one", n(1)),
-            ],
+            values,
         )
         .await
     }

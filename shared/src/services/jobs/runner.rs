@@ -175,7 +175,7 @@ pub async fn queue_job(
     store.create(job).await?;
     if let Err(e) = queue.send(&JobMessage::chunk_of(job, None)).await {
         store
-            .fail_job(&job.id, "the job could not be queued", Instant::now())
+            .fail_job(&job.id, None, "the job could not be queued", Instant::now())
             .await?;
         return Err(e.into());
     }
@@ -409,7 +409,10 @@ pub async fn give_up(
         return Ok(());
     };
     let at = cursor.unwrap_or_default();
-    if store.fail_job_at(&id, at, reason, Instant::now()).await? {
+    if store
+        .fail_job(&id, Some(at), reason, Instant::now())
+        .await?
+    {
         tracing::error!(job_id = %id, %reason, "job failed: its message will not be processed again");
     }
     Ok(())

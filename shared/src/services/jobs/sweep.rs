@@ -75,7 +75,7 @@ pub async fn sweep_jobs(
                 settings.stale_after.as_secs(),
                 job.resumes
             );
-            if store.fail_job(&job.id, &reason, now).await? {
+            if store.fail_job(&job.id, None, &reason, now).await? {
                 tracing::error!(job_id = %job.id, %reason, "stalled job failed");
                 report.failed.push(job.id);
             }
