@@ -38,6 +38,9 @@ pub struct ImportPartRow {
     pub input: Option<crate::model::NewProviderAccount>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// An earlier row of the same import names the same provider account: a skip.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub duplicate: bool,
 }
 
 impl Store {

@@ -9,6 +9,7 @@ use futures::stream::{self, StreamExt};
 
 use super::runner::{queue_job, Chunk, ChunkWork, JobError, JobSettings, FAILURES_PER_CHUNK};
 use crate::error::{ServiceError, ServiceResult};
+use crate::model::provider_account::specific_id;
 use crate::model::{BulkJob, Id, Instant, ItemFailure, JobKind, JobStatus, Principal};
 use crate::queue::BulkQueue;
 use crate::services::provider_accounts::{
@@ -59,19 +60,28 @@ pub async fn start_import(
     );
     job.total = Some(rows.len() as u64);
     let ttl = i64::try_from(now.unix_millis() / 1000).unwrap_or(i64::MAX) + PART_TTL_SECONDS;
+    // A second row of the same provider account is a skip, as in an import answered at once;
+    // told apart here, since a later delivery of a part could not tell it from its own write.
+    let mut seen = std::collections::HashSet::new();
     let numbered: Vec<ImportPartRow> = rows
         .into_iter()
         .enumerate()
         .map(|(i, row)| match row {
-            Ok(input) => ImportPartRow {
-                row: i + 1,
-                input: Some(input),
-                error: None,
-            },
+            Ok(input) => {
+                let key = specific_id(&input.provider_specific_id).ok();
+                let duplicate = key.is_some_and(|k| !seen.insert(k));
+                ImportPartRow {
+                    row: i + 1,
+                    input: (!duplicate).then_some(input),
+                    error: None,
+                    duplicate,
+                }
+            }
             Err(detail) => ImportPartRow {
                 row: i + 1,
                 input: None,
                 error: Some(detail),
+                duplicate: false,
             },
         })
         .collect();
@@ -143,6 +153,7 @@ async fn import_rows(
             let resolver = &resolver;
             async move {
                 let outcome = match (r.input, r.error) {
+                    _ if r.duplicate => Ok(Written::Taken),
                     (Some(input), _) => write_row(store, resolver, job_id, &input).await,
                     (None, error) => Err(error.unwrap_or_else(|| "an empty row".into())),
                 };
@@ -185,7 +196,8 @@ enum Written {
     New(Id),
     /// Written by an earlier delivery of this job.
     Earlier,
-    /// The provider already had a provider account of this id.
+    /// The provider already had a provider account of this id, or an earlier row of the import
+    /// names it.
     Taken,
 }
 
