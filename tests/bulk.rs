@@ -3,18 +3,15 @@
 
 use std::collections::HashMap;
 
-use integration_tests::bulk::{customers, delete, receive, Customers};
+use integration_tests::bulk::{agreements_of_template, customers, delete, receive, Customers};
 use integration_tests::workspace_root;
 use shared::connectors::Unconfigured;
 use shared::entrypoints::sqs::handle_batch;
-use shared::model::{
-    Actor, AgreementFilter, AgreementSource, BulkJobView, JobStatus, Principal, TemplateState,
-};
-use shared::services::agreements::{insert_agreement, list_agreements, AgreementRequest};
+use shared::model::{Actor, AgreementSource, BulkJobView, JobStatus, Principal, TemplateState};
+use shared::services::agreements::{insert_agreement, AgreementRequest};
 use shared::services::jobs::create_agreements::start_create_agreements;
 use shared::services::jobs::{get_bulk_job, JobSettings};
 use shared::services::templates::set_template_state;
-use shared::services::PageRequest;
 
 fn staff() -> Principal {
     Principal::Staff {
@@ -28,28 +25,12 @@ async fn job(c: &Customers, id: &str) -> BulkJobView {
 
 /// Every agreement of the template, by account.
 async fn agreements_by_account(c: &Customers) -> HashMap<String, usize> {
-    let filter = AgreementFilter {
-        template_id: Some(c.template.id.clone()),
-        ..AgreementFilter::default()
-    };
-    let mut page = PageRequest {
-        limit: 500,
-        cursor: None,
-    };
     let mut by_account = HashMap::new();
-    loop {
-        let p = list_agreements(&c.ctx.store, &staff(), &filter, &page)
-            .await
-            .expect("list");
-        for a in p.items {
-            assert_eq!(a.source, AgreementSource::Bulk);
-            *by_account.entry(a.account_id.to_string()).or_insert(0) += 1;
-        }
-        match p.next_cursor {
-            Some(next) => page.cursor = Some(next),
-            None => return by_account,
-        }
+    for a in agreements_of_template(c).await {
+        assert_eq!(a.source, AgreementSource::Bulk);
+        *by_account.entry(a.account_id.to_string()).or_insert(0) += 1;
     }
+    by_account
 }
 
 /// Queues a "Create Agreements" job of the customers' template.

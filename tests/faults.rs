@@ -15,18 +15,16 @@ use std::time::Duration;
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use aws_sdk_sqs::types::QueueAttributeName;
-use integration_tests::bulk::{customers, delete, receive, Customers};
+use integration_tests::bulk::{agreements_of_template, customers, delete, receive, Customers};
 use integration_tests::faults::{Fault, FaultCounts, FaultProxy};
 use integration_tests::sqs;
 use shared::connectors::Unconfigured;
 use shared::entrypoints::sqs::handle_batch;
-use shared::model::{AgreementFilter, BulkJob, BulkJobView, Id, Instant, JobStatus, Principal};
+use shared::model::{BulkJob, BulkJobView, Id, Instant, JobStatus, Principal};
 use shared::queue::JobMessage;
-use shared::services::agreements::list_agreements;
 use shared::services::jobs::create_agreements::start_create_agreements;
 use shared::services::jobs::sweep::{sweep_jobs, SweepSettings};
 use shared::services::jobs::{get_bulk_job, JobSettings};
-use shared::services::PageRequest;
 use shared::AppContext;
 
 /// The queue's redrive policy: a message received more than this many times is dead-lettered.
@@ -301,32 +299,16 @@ async fn poll(s: &Scenario, job_id: &Id, poller: Poller) -> Run {
 
 /// The job's agreements, by account (the customer base has one provider account per account).
 async fn agreements_by_account(c: &Customers, job_id: &Id) -> HashMap<String, usize> {
-    let filter = AgreementFilter {
-        template_id: Some(c.template.id.clone()),
-        ..AgreementFilter::default()
-    };
-    let mut page = PageRequest {
-        limit: 500,
-        cursor: None,
-    };
     let mut by_account = HashMap::new();
-    loop {
-        let p = list_agreements(&c.ctx.store, &staff(), &filter, &page)
-            .await
-            .expect("list agreements");
-        for a in p.items {
-            assert_eq!(
-                a.bulk_job_id.as_ref(),
-                Some(job_id),
-                "an agreement of another job: {a:?}"
-            );
-            *by_account.entry(a.account_id.to_string()).or_insert(0) += 1;
-        }
-        match p.next_cursor {
-            Some(next) => page.cursor = Some(next),
-            None => return by_account,
-        }
+    for a in agreements_of_template(c).await {
+        assert_eq!(
+            a.bulk_job_id.as_ref(),
+            Some(job_id),
+            "an agreement of another job: {a:?}"
+        );
+        *by_account.entry(a.account_id.to_string()).or_insert(0) += 1;
     }
+    by_account
 }
 
 fn describe(job: &BulkJobView) -> String {

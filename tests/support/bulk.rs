@@ -3,10 +3,11 @@
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use futures::StreamExt;
 use shared::model::{
-    Account, AgreementTemplate, Id, Instant, NewAccount, NewProvider, NewProviderAccount,
-    NewTemplate, Provider, ProviderAccount, ProviderKind,
+    Account, Agreement, AgreementFilter, AgreementTemplate, Id, Instant, NewAccount, NewProvider,
+    NewProviderAccount, NewTemplate, Provider, ProviderAccount, ProviderKind,
 };
 use shared::queue::BulkQueue;
+use shared::store::PageSpec;
 use shared::AppContext;
 
 use crate::{fresh_context, sqs, unique};
@@ -148,4 +149,33 @@ pub async fn delete(queue_url: &str, receipt: &str) {
 
 pub fn id(raw: &str) -> Id {
     Id::parse(raw).expect("an id")
+}
+
+/// Every agreement of the customers' template, read page by page from the table.
+pub async fn agreements_of_template(c: &Customers) -> Vec<Agreement> {
+    let filter = AgreementFilter {
+        template_id: Some(c.template.id.clone()),
+        ..AgreementFilter::default()
+    };
+    let mut all = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = c
+            .ctx
+            .store
+            .agreements(
+                &filter,
+                PageSpec {
+                    limit: 500,
+                    cursor: cursor.as_deref(),
+                },
+            )
+            .await
+            .expect("list agreements");
+        all.extend(page.items);
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return all,
+        }
+    }
 }
