@@ -3,8 +3,10 @@
 use aws_config::BehaviorVersion;
 
 use crate::connectors::Connector;
+use crate::email::{Mailer, SenderAddress};
 use crate::error::ServiceError;
-use crate::queue::BulkQueue;
+use crate::model::{LinkKey, ReminderCadence};
+use crate::queue::{BulkQueue, EmailQueue};
 use crate::store::{CursorSigner, Store};
 
 #[derive(Debug, thiserror::Error)]
@@ -15,6 +17,8 @@ pub enum ConfigError {
     Invalid(&'static str, &'static str),
     #[error("the provider connection is misconfigured")]
     Connector(#[from] crate::connectors::ConnectorError),
+    #[error("setting {0} is invalid: {1}")]
+    Setting(&'static str, String),
 }
 
 /// Everything a handler needs, built once per Lambda instance.
@@ -28,6 +32,25 @@ pub struct AppContext {
     /// Platforms with a provider connection in this deployment, for functions that start syncs
     /// without calling the provider themselves.
     pub sync_platforms: Vec<&'static str>,
+    /// E-mail, for functions deployed with `EMAIL_SENDER` (and the portal link key).
+    pub email: Option<EmailSettings>,
+    /// The portal link key, for functions deployed with `PORTAL_LINK_KEY_SECRET_ARN`.
+    pub link_key: Option<LinkKey>,
+    /// Only for functions deployed with `EMAIL_QUEUE_URL`.
+    pub email_queue: Option<EmailQueue>,
+    /// The reminder days (`REMINDER_DAYS`).
+    pub reminders: ReminderCadence,
+}
+
+/// What sending e-mail needs.
+#[derive(Clone, Debug)]
+pub struct EmailSettings {
+    pub mailer: Mailer,
+    /// The portal page's address for e-mails not sent in answer to a request (`PORTAL_URL`);
+    /// a request's own e-mails use the address the request came to.
+    pub portal_url: Option<String>,
+    /// E-mails per second this instance may send (`EMAIL_SEND_RATE` / `EMAIL_SENDERS`).
+    pub per_second: f64,
 }
 
 const MIN_SIGNING_KEY: usize = 32;
@@ -54,7 +77,40 @@ impl AppContext {
         }
         ctx.connector = Connector::from_env()?;
         ctx.sync_platforms = crate::connectors::configured_platforms();
+        if let Ok(url) = std::env::var("EMAIL_QUEUE_URL") {
+            ctx.email_queue = Some(EmailQueue::new(sqs_client(&sdk), url));
+        }
+        if let Ok(raw) = std::env::var("REMINDER_DAYS") {
+            ctx.reminders = ReminderCadence::parse(&raw)
+                .map_err(|why| ConfigError::Setting("REMINDER_DAYS", why))?;
+        }
+        if let Ok(arn) = std::env::var("PORTAL_LINK_KEY_SECRET_ARN") {
+            ctx.link_key = Some(link_key(&sdk, &arn).await?);
+        }
+        if let Ok(raw) = std::env::var("EMAIL_SENDER") {
+            let sender = SenderAddress::parse(&raw)
+                .map_err(|why| ConfigError::Setting("EMAIL_SENDER", why))?;
+            ctx.email = Some(EmailSettings {
+                mailer: Mailer::new(&sdk, sender),
+                portal_url: std::env::var("PORTAL_URL").ok().filter(|u| !u.is_empty()),
+                per_second: send_rate()?,
+            });
+        }
         Ok(ctx)
+    }
+
+    /// The e-mail settings, for the functions that send e-mail.
+    pub fn email(&self) -> Result<&EmailSettings, ServiceError> {
+        self.email
+            .as_ref()
+            .ok_or_else(|| ServiceError::internal("EMAIL_SENDER is not configured"))
+    }
+
+    /// The portal link key, for the functions that make or check portal links.
+    pub fn link_key(&self) -> Result<&LinkKey, ServiceError> {
+        self.link_key
+            .as_ref()
+            .ok_or_else(|| ServiceError::internal("PORTAL_LINK_KEY_SECRET_ARN is not configured"))
     }
 
     /// The provider connection of this function: Partner Center when configured.
@@ -96,8 +152,50 @@ impl AppContext {
             bulk_queue: None,
             connector: Connector::Unconfigured,
             sync_platforms: Vec::new(),
+            email: None,
+            link_key: None,
+            email_queue: None,
+            reminders: ReminderCadence::default(),
         })
     }
+}
+
+/// `EMAIL_SEND_RATE` (per second, for the whole stack) shared by `EMAIL_SENDERS` instances.
+fn send_rate() -> Result<f64, ConfigError> {
+    let number = |name: &'static str, default: f64| -> Result<f64, ConfigError> {
+        match std::env::var(name) {
+            Err(_) => Ok(default),
+            Ok(raw) => match raw.trim().parse::<f64>() {
+                Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+                _ => Err(ConfigError::Setting(
+                    name,
+                    format!("`{raw}` is not a positive number"),
+                )),
+            },
+        }
+    };
+    Ok(number("EMAIL_SEND_RATE", 1.0)? / number("EMAIL_SENDERS", 1.0)?)
+}
+
+/// The portal link key, read from Secrets Manager once at start.
+async fn link_key(sdk: &aws_config::SdkConfig, arn: &str) -> Result<LinkKey, ConfigError> {
+    let setting = "PORTAL_LINK_KEY_SECRET_ARN";
+    let client = aws_sdk_secretsmanager::Client::new(sdk);
+    let value = client
+        .get_secret_value()
+        .secret_id(arn)
+        .send()
+        .await
+        .map_err(|e| {
+            ConfigError::Setting(
+                setting,
+                format!("the secret could not be read: {}", crate::error::Chain(&e)),
+            )
+        })?;
+    let secret = value
+        .secret_string()
+        .ok_or_else(|| ConfigError::Setting(setting, "the secret has no string value".into()))?;
+    LinkKey::new(secret.as_bytes()).map_err(|why| ConfigError::Setting(setting, why))
 }
 
 /// How every AWS call of the functions retries and when it gives up:

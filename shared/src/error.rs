@@ -42,6 +42,14 @@ pub enum ServiceError {
         #[source]
         source: ConnectorError,
     },
+    /// An e-mail was not sent (SES refused it, or the outcome is unknown); `detail` is what the
+    /// caller may read, SES's own answer is the source.
+    #[error("{detail}")]
+    EmailFailed {
+        detail: String,
+        #[source]
+        source: crate::email::SendError,
+    },
     /// The table could not be read or written.
     #[error("the table could not be read or written")]
     Store(#[source] StoreError),
@@ -86,6 +94,7 @@ impl ServiceError {
         !matches!(
             self,
             ServiceError::ProviderFailed { .. }
+                | ServiceError::EmailFailed { .. }
                 | ServiceError::Store(_)
                 | ServiceError::Queue(_)
                 | ServiceError::Internal { .. }

@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod connectors;
+pub mod email;
 pub mod entrypoints;
 pub mod error;
 pub mod model;

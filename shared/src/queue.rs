@@ -158,9 +158,135 @@ impl BulkQueue {
     }
 }
 
+/// A message of the e-mail queue: one step of one agreement's e-mails.
+/// `{"kind":"notice","schema":1,"agreement_id":…,"step":"link"|"reminder:3"|"receipt:<version>","job_id":…|null}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoticeMessage {
+    pub kind: String,
+    pub schema: u32,
+    pub agreement_id: String,
+    pub step: String,
+    /// The bulk job whose `notify` asked for it; its counts record the outcome.
+    #[serde(default)]
+    pub job_id: Option<String>,
+}
+
+pub const NOTICE_KIND: &str = "notice";
+
+impl NoticeMessage {
+    pub fn new(agreement_id: &str, step: &crate::model::NoticeStep, job_id: Option<&str>) -> Self {
+        NoticeMessage {
+            kind: NOTICE_KIND.into(),
+            schema: SCHEMA,
+            agreement_id: agreement_id.into(),
+            step: step.key(),
+            job_id: job_id.map(str::to_string),
+        }
+    }
+
+    /// Reads a body of the e-mail queue, kind and schema first.
+    pub fn parse(body: &str) -> Result<NoticeMessage, MessageError> {
+        let value: serde_json::Value =
+            serde_json::from_str(body).map_err(MessageError::Malformed)?;
+        let kind = value
+            .get("kind")
+            .and_then(|k| k.as_str())
+            .ok_or(MessageError::Missing("kind"))?;
+        if kind != NOTICE_KIND {
+            return Err(MessageError::UnknownKind(kind.to_string()));
+        }
+        let schema = value
+            .get("schema")
+            .and_then(|s| s.as_u64())
+            .ok_or(MessageError::Missing("schema"))?;
+        if schema != u64::from(SCHEMA) {
+            return Err(MessageError::UnknownSchema(kind.to_string(), schema));
+        }
+        serde_json::from_value(value).map_err(MessageError::Malformed)
+    }
+}
+
+/// The e-mail queue, for the functions that ask for e-mails.
+#[derive(Clone, Debug)]
+pub struct EmailQueue {
+    client: aws_sdk_sqs::Client,
+    url: String,
+}
+
+impl EmailQueue {
+    pub fn new(client: aws_sdk_sqs::Client, url: impl Into<String>) -> Self {
+        EmailQueue {
+            client,
+            url: url.into(),
+        }
+    }
+
+    /// Sends the messages ten to a request (SQS's batch); answers how many the queue took.
+    /// Entries the queue refused are named in the error; the caller decides whether to retry.
+    pub async fn send_all(&self, messages: &[NoticeMessage]) -> Result<usize, SendError> {
+        use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+        let mut sent = 0;
+        for batch in messages.chunks(10) {
+            let mut entries = Vec::with_capacity(batch.len());
+            for (i, message) in batch.iter().enumerate() {
+                let body = serde_json::to_string(message).map_err(|e| SendError(Box::new(e)))?;
+                entries.push(
+                    SendMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .message_body(body)
+                        .build()
+                        .map_err(|e| SendError(Box::new(e)))?,
+                );
+            }
+            let out = self
+                .client
+                .send_message_batch()
+                .queue_url(&self.url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|e| SendError(Box::new(e)))?;
+            if !out.failed().is_empty() {
+                let reasons: Vec<String> = out
+                    .failed()
+                    .iter()
+                    .map(|f| format!("{}: {}", f.code(), f.message().unwrap_or_default()))
+                    .collect();
+                return Err(SendError(reasons.join("; ").into()));
+            }
+            sent += batch.len();
+        }
+        Ok(sent)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn notice_messages_are_checked_kind_and_schema_first() {
+        let m = NoticeMessage::new("a", &crate::model::NoticeStep::Reminder(3), Some("j"));
+        let text = serde_json::to_string(&m).expect("serialises");
+        assert_eq!(
+            text,
+            r#"{"kind":"notice","schema":1,"agreement_id":"a","step":"reminder:3","job_id":"j"}"#
+        );
+        assert_eq!(NoticeMessage::parse(&text).expect("parses"), m);
+        assert!(matches!(
+            NoticeMessage::parse(r#"{"kind":"create_agreements","schema":1}"#),
+            Err(MessageError::UnknownKind(_))
+        ));
+        assert!(matches!(
+            NoticeMessage::parse(r#"{"kind":"notice","schema":2}"#),
+            Err(MessageError::UnknownSchema(_, 2))
+        ));
+        assert!(matches!(
+            NoticeMessage::parse(r#"{"kind":"notice","schema":1,"agreement_id":"a"}"#),
+            Err(MessageError::Malformed(_))
+        ));
+    }
 
     fn round_trip(m: JobMessage) {
         let text = serde_json::to_string(&m).expect("serialises");

@@ -2,6 +2,8 @@
 //! and `schedule` (EventBridge schedule events). Each turns its event into service calls and
 //! their outcome into the answer its caller expects.
 
+pub mod authorizer;
+pub mod email;
 pub mod http;
 pub mod schedule;
 pub mod sqs;

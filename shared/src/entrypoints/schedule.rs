@@ -72,3 +72,49 @@ pub async fn serve_job_sweep() -> Result<(), lambda_runtime::Error> {
     ))
     .await
 }
+
+/// The day a schedule event is for: its `time` (EventBridge's scheduled time, RFC 3339), or
+/// today when it has none.
+pub fn day_of(event: &serde_json::Value) -> crate::model::Day {
+    event
+        .get("time")
+        .and_then(|t| t.as_str())
+        .and_then(|t| t.get(..10))
+        .and_then(crate::model::Day::parse)
+        .unwrap_or_else(crate::model::Day::today)
+}
+
+/// Handles one daily reminder run: the reminders due on the event's day queued.
+pub async fn handle_reminders(
+    ctx: &AppContext,
+    event: &serde_json::Value,
+) -> Result<serde_json::Value, ServiceError> {
+    let queue = ctx
+        .email_queue
+        .as_ref()
+        .ok_or_else(|| ServiceError::internal("EMAIL_QUEUE_URL is not configured"))?;
+    let run =
+        crate::services::notices::queue_reminders(&ctx.store, queue, &ctx.reminders, day_of(event))
+            .await?;
+    serde_json::to_value(&run)
+        .map_err(|e| ServiceError::because("the run's report could not be serialised", e))
+}
+
+/// The whole main of the daily reminder run.
+pub async fn serve_reminders() -> Result<(), lambda_runtime::Error> {
+    init_tracing();
+    let ctx = AppContext::from_env().await?;
+    if ctx.email_queue.is_none() {
+        return Err(ServiceError::internal("EMAIL_QUEUE_URL is not configured").into());
+    }
+    let ctx = &ctx;
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<serde_json::Value>| async move {
+            handle_reminders(ctx, &event.payload).await.map_err(|e| {
+                tracing::error!(error = %Chain(&e), "reminder run failed");
+                lambda_runtime::Error::from(e)
+            })
+        },
+    ))
+    .await
+}

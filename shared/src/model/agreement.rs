@@ -73,6 +73,10 @@ pub struct Agreement {
     pub bulk_job_id: Option<Id>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider_account_id: Option<Id>,
+    /// The day the customer declined it on the portal; it stays pending (staff decide what
+    /// follows) and reminders stop. Cleared when the customer accepts after all.
+    #[serde(default)]
+    pub declined_on: Option<Day>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -93,6 +97,8 @@ pub struct AgreementFilter {
     pub template_id: Option<Id>,
     pub provider_id: Option<Id>,
     pub status: Option<AgreementStatus>,
+    /// `Some(true)`: only declined ones; `Some(false)`: only those not declined.
+    pub declined: Option<bool>,
 }
 
 impl Agreement {
@@ -134,7 +140,36 @@ impl Agreement {
             inactive_reason: None,
             bulk_job_id: None,
             provider_account_id: None,
+            declined_on: None,
         })
+    }
+
+    /// The customer declines a pending agreement: it stays pending, with the day.
+    pub fn declined(&self, reason: Option<&str>, now: Instant) -> ServiceResult<Agreement> {
+        if self.status != AgreementStatus::Pending {
+            return Err(ServiceError::conflict(format!(
+                "agreement {} is {}, only a pending agreement can be declined",
+                self.id,
+                self.status.as_str()
+            )));
+        }
+        if self.declined_on.is_some() {
+            return Err(ServiceError::conflict(format!(
+                "agreement {} was declined already",
+                self.id
+            )));
+        }
+        validate::optional_text("reason", reason, 1000)?;
+        let mut next = self.clone();
+        next.declined_on = Some(now.day());
+        next.updated_at = now;
+        next.version += 1;
+        Ok(next)
+    }
+
+    /// Whether reminders and link e-mails still go to its signing contact.
+    pub fn awaits_signature(&self) -> bool {
+        self.status == AgreementStatus::Pending && self.declined_on.is_none()
     }
 
     /// Deactivation keeps the record; deactivating twice is a conflict.
@@ -171,6 +206,7 @@ impl Agreement {
         next.status = AgreementStatus::Accepted;
         next.signed_by = Some(signed_by);
         next.signed_on = Some(signed_on);
+        next.declined_on = None;
         next.updated_at = now;
         next.version += 1;
         Ok(next)
@@ -270,5 +306,24 @@ mod tests {
         let inactive = a.deactivated(None, Instant::now()).expect("ok");
         assert!(inactive.accepted(contact, day, Instant::now()).is_err());
         assert!(acc.deactivated(None, Instant::now()).is_ok());
+    }
+
+    #[test]
+    fn a_declined_agreement_stays_pending_until_accepted_after_all() {
+        let a = pending();
+        let d = a
+            .declined(Some("not now"), Instant::now())
+            .expect("pending");
+        assert_eq!(d.status, AgreementStatus::Pending);
+        assert_eq!(d.declined_on, Some(Day::today()));
+        assert!(!d.awaits_signature());
+        assert!(d.declined(None, Instant::now()).is_err());
+        let long = "x".repeat(1001);
+        assert!(a.declined(Some(&long), Instant::now()).is_err());
+        let acc = d
+            .accepted(Id::generate(), Day::today(), Instant::now())
+            .expect("pending");
+        assert_eq!(acc.declined_on, None);
+        assert!(acc.declined(None, Instant::now()).is_err());
     }
 }

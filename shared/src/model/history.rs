@@ -14,6 +14,14 @@ pub enum HistoryAction {
     Attested,
     /// Attesting to the provider failed for good; the agreement keeps its local state.
     AttestationFailed,
+    /// The customer declined it on the portal (it stays pending).
+    Declined,
+    /// E-mails to the signing contact: a portal link, a reminder, the receipt of acceptance.
+    LinkSent,
+    ReminderSent,
+    ReceiptSent,
+    /// An e-mail could not be sent (refused, or its outcome unknown and not retried).
+    NoticeFailed,
 }
 
 /// Who made a change.

@@ -7,6 +7,8 @@ pub mod bulk_job;
 pub mod contact;
 pub mod history;
 pub mod ids;
+pub mod notice;
+pub mod portal_link;
 pub mod principal;
 pub mod provider;
 pub mod provider_account;
@@ -21,6 +23,8 @@ pub use bulk_job::{BulkJob, BulkJobView, ItemFailure, JobKind, JobStatus, Unmatc
 pub use contact::{Contact, NewContact};
 pub use history::{Actor, HistoryAction, HistoryEvent};
 pub use ids::Id;
+pub use notice::{NoticeRecord, NoticeStep, ReminderCadence};
+pub use portal_link::{LinkClaims, LinkKey, LinkStatus, NewPortalLink, PortalLink};
 pub use principal::Principal;
 pub use provider::{NewProvider, Provider, ProviderKind};
 pub use provider_account::{NewProviderAccount, ProviderAccount};

@@ -24,6 +24,11 @@ impl Day {
         Day(OffsetDateTime::now_utc().date())
     }
 
+    /// This day `days` later (earlier when negative); saturates at the calendar's ends.
+    pub fn plus_days(&self, days: i64) -> Self {
+        Day(self.0.saturating_add(time::Duration::days(days)))
+    }
+
     pub fn from_date(date: time::Date) -> Self {
         Day(date)
     }
@@ -69,6 +74,19 @@ impl Instant {
 
     pub fn unix_millis(&self) -> i128 {
         self.0.unix_timestamp_nanos() / 1_000_000
+    }
+
+    pub fn unix_secs(&self) -> i64 {
+        self.0.unix_timestamp()
+    }
+
+    pub fn from_unix_secs(secs: i64) -> Option<Self> {
+        OffsetDateTime::from_unix_timestamp(secs).ok().map(Instant)
+    }
+
+    /// This instant `days` later (earlier when negative).
+    pub fn plus_days(&self, days: i64) -> Self {
+        Instant(self.0.saturating_add(time::Duration::days(days)))
     }
 }
 

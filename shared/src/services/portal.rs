@@ -10,10 +10,11 @@ use crate::model::{
     Actor, Agreement, AgreementSource, AgreementStatus, AgreementTemplate, Day, HistoryAction, Id,
     Instant, Principal,
 };
-use crate::queue::BulkQueue;
+use crate::queue::{BulkQueue, EmailQueue};
 use crate::services::accounts::find_contact;
 use crate::services::agreements::{transition, Transition};
 use crate::services::jobs::attestation::queue_attestation;
+use crate::services::notices::queue_receipt;
 use crate::services::PageRequest;
 use crate::store::{Page, Store};
 
@@ -120,6 +121,7 @@ pub async fn get_own_agreement(
 pub async fn confirm_agreement(
     store: &Store,
     queue: Option<&BulkQueue>,
+    emails: Option<&EmailQueue>,
     caller: &Principal,
     id: &str,
     origin: &Origin,
@@ -170,5 +172,41 @@ pub async fn confirm_agreement(
     tracing::info!(agreement_id = %accepted.id, contact_id = %contact.id, "agreement confirmed on the portal");
     // For a Direct CSP partner the acceptance goes on to Partner Center through the queue.
     queue_attestation(store, queue, &accepted).await;
+    queue_receipt(emails, &accepted).await;
     Ok(view(accepted, &t))
+}
+
+/// The customer declines a pending agreement, with an optional reason: it stays pending with
+/// `declined_on`, the history says who and why, and reminders stop.
+pub async fn decline_agreement(
+    store: &Store,
+    caller: &Principal,
+    id: &str,
+    reason: Option<String>,
+) -> ServiceResult<PortalAgreement> {
+    let (account_id, contact_id) = customer(caller)?;
+    let agreement = own(store, account_id, id).await?;
+    find_contact(store, account_id, contact_id)
+        .await?
+        .ok_or_else(|| {
+            ServiceError::Forbidden("the token's contact is not a contact of its account".into())
+        })?;
+    let t = template(store, &agreement.template_id).await?;
+    let why = reason.clone();
+    let apply = move |a: &Agreement| a.declined(why.as_deref(), Instant::now());
+    let declined = transition(
+        store,
+        &agreement.id,
+        Transition {
+            action: HistoryAction::Declined,
+            actor: Actor::of(caller),
+            source: AgreementSource::Manual,
+            if_match: None,
+            details: Some(serde_json::json!({ "reason": reason, "contact_id": contact_id })),
+            apply: &apply,
+        },
+    )
+    .await?;
+    tracing::info!(agreement_id = %declined.id, contact_id = %contact_id, "agreement declined on the portal");
+    Ok(view(declined, &t))
 }

@@ -146,5 +146,9 @@ fn agreement_query(filter: &AgreementFilter) -> ListQuery {
     if let Some(st) = filter.status {
         query = query.equal("status", st.as_str());
     }
-    query
+    match filter.declined {
+        Some(true) => query.set("declined_on"),
+        Some(false) => query.empty("declined_on"),
+        None => query,
+    }
 }

@@ -55,6 +55,10 @@ pub fn agreement_in_collection(created_at: &str, id: &Id) -> String {
     format!("AGREEMENT#{created_at}#{id}")
 }
 
+pub fn portal_link(id: &Id) -> String {
+    format!("LINK#{id}")
+}
+
 pub const ALL_PROVIDERS: &str = "PROVIDERS";
 pub const ALL_ACCOUNTS: &str = "ACCOUNTS";
 pub const ALL_TEMPLATES: &str = "TEMPLATES";
@@ -70,6 +74,7 @@ pub const TEMPLATE_PREFIX: &str = "TEMPLATE#";
 pub const AGREEMENT_PREFIX: &str = "AGREEMENT#";
 pub const CONTRACT_PREFIX: &str = "CONTRACT#";
 pub const JOB_PREFIX: &str = "JOB#";
+pub const LINK_PREFIX: &str = "LINK#";
 
 /// The keys one item is stored under: its primary key and its place in each index.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -19,6 +19,17 @@ pub(crate) struct ListQuery {
     pub equals: Vec<(&'static str, String)>,
     /// `attribute <> value` filters.
     pub not_equals: Vec<(&'static str, String)>,
+    /// Filters on whether an attribute holds a value.
+    pub presence: Vec<Presence>,
+    /// Sort keys from `.0` to `.1` (inclusive) instead of the prefix.
+    pub sort_range: Option<(String, String)>,
+}
+
+/// Whether an attribute holds a value (null and absent are alike).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Presence {
+    Empty(String),
+    Set(String),
 }
 
 impl ListQuery {
@@ -37,7 +48,27 @@ impl ListQuery {
             sort_prefix,
             equals: Vec::new(),
             not_equals: Vec::new(),
+            presence: Vec::new(),
+            sort_range: None,
         }
+    }
+
+    /// Only items where `attribute` is absent or null.
+    pub fn empty(mut self, attribute: impl Into<String>) -> Self {
+        self.presence.push(Presence::Empty(attribute.into()));
+        self
+    }
+
+    /// Only items where `attribute` holds a value.
+    pub fn set(mut self, attribute: impl Into<String>) -> Self {
+        self.presence.push(Presence::Set(attribute.into()));
+        self
+    }
+
+    /// Sort keys between `from` and `to`, both inclusive.
+    pub fn sort_between(mut self, from: String, to: String) -> Self {
+        self.sort_range = Some((from, to));
+        self
     }
 
     pub fn equal(mut self, attribute: &'static str, value: impl Into<String>) -> Self {
@@ -53,12 +84,14 @@ impl ListQuery {
     /// What a cursor of this list is bound to.
     fn scope(&self) -> String {
         format!(
-            "{}|{}|{}|{:?}|{:?}",
+            "{}|{}|{}|{:?}|{:?}|{:?}|{:?}",
             self.index.unwrap_or("table"),
             self.partition,
             self.sort_prefix,
             self.equals,
-            self.not_equals
+            self.not_equals,
+            self.presence,
+            self.sort_range
         )
     }
 }
@@ -102,6 +135,32 @@ impl Store {
             values.insert(format!(":n{i}"), AttributeValue::S(value.clone()));
             filters.push(format!("#n{i} <> :n{i}"));
         }
+        for (i, presence) in query.presence.iter().enumerate() {
+            values.insert(":null".into(), AttributeValue::S("NULL".into()));
+            match presence {
+                Presence::Empty(attribute) => {
+                    names.insert(format!("#p{i}"), attribute.clone());
+                    filters.push(format!(
+                        "(attribute_not_exists(#p{i}) OR attribute_type(#p{i}, :null))"
+                    ));
+                }
+                Presence::Set(attribute) => {
+                    names.insert(format!("#p{i}"), attribute.clone());
+                    filters.push(format!(
+                        "(attribute_exists(#p{i}) AND NOT attribute_type(#p{i}, :null))"
+                    ));
+                }
+            }
+        }
+        let key_condition = match &query.sort_range {
+            Some((from, to)) => {
+                values.remove(":prefix");
+                values.insert(":from".into(), AttributeValue::S(from.clone()));
+                values.insert(":to".into(), AttributeValue::S(to.clone()));
+                "#pk = :pk AND #sk BETWEEN :from AND :to"
+            }
+            None => "#pk = :pk AND begins_with(#sk, :prefix)",
+        };
         let filter = (!filters.is_empty()).then(|| filters.join(" AND "));
 
         let mut items = Vec::new();
@@ -113,7 +172,7 @@ impl Store {
                 .query()
                 .table_name(&self.table)
                 .set_index_name(query.index.map(str::to_string))
-                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                .key_condition_expression(key_condition)
                 .set_expression_attribute_names(Some(names.clone()))
                 .set_expression_attribute_values(Some(values.clone()))
                 .set_filter_expression(filter.clone())

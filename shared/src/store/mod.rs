@@ -10,6 +10,7 @@ mod item;
 mod jobs;
 pub mod keys;
 mod list;
+mod notices;
 mod provider_accounts;
 pub mod records;
 pub mod schema;
@@ -25,6 +26,7 @@ pub use cursor::CursorSigner;
 pub use item::to_item;
 pub use jobs::{ChunkCounts, ChunkEnd, ChunkRow, CountedChunk, CHUNK_ATTRIBUTES};
 pub use keys::Keys;
+pub use notices::{notice_attribute, Claim, JobTally};
 pub use provider_accounts::{ImportPart, ImportPartRow, ProviderAccountsOf};
 pub use records::{Entity, Record};
 

@@ -4,7 +4,7 @@ use serde::{de::DeserializeOwned, Serialize};
 
 use crate::model::{
     Account, Agreement, AgreementTemplate, BillingContract, BulkJob, Contact, ContractTag, Id,
-    Provider, ProviderAccount,
+    PortalLink, Provider, ProviderAccount,
 };
 use crate::store::keys::{self, Keys, META};
 
@@ -38,6 +38,17 @@ entity! {
     Agreement => keys::agreement,
     BulkJob => keys::job,
     BillingContract => keys::contract,
+    PortalLink => keys::portal_link,
+}
+
+/// A portal link is read by id (the authorizer, revocation) and listed in its account's
+/// collection; `ttl` lets the table drop it a while after it expired.
+impl Record for PortalLink {
+    const TYPE: &'static str = "portal_link";
+    fn keys(&self) -> Keys {
+        let pk = keys::portal_link(&self.id);
+        Keys::new(pk.clone(), META).gsi1(keys::account(&self.account_id), pk)
+    }
 }
 
 impl Record for Provider {

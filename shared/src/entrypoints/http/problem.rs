@@ -18,7 +18,9 @@ pub fn status_of(error: &ServiceError) -> StatusCode {
         ServiceError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
         ServiceError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
         ServiceError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        ServiceError::ProviderFailed { .. } => StatusCode::BAD_GATEWAY,
+        ServiceError::ProviderFailed { .. } | ServiceError::EmailFailed { .. } => {
+            StatusCode::BAD_GATEWAY
+        }
         ServiceError::Store(_) | ServiceError::Queue(_) | ServiceError::Internal { .. } => {
             StatusCode::INTERNAL_SERVER_ERROR
         }
@@ -37,6 +39,7 @@ pub fn code_of(error: &ServiceError) -> &'static str {
         ServiceError::PayloadTooLarge(_) => "payload_too_large",
         ServiceError::UnsupportedMediaType(_) => "unsupported_media_type",
         ServiceError::ProviderFailed { .. } => "provider_failed",
+        ServiceError::EmailFailed { .. } => "email_failed",
         ServiceError::Store(_) | ServiceError::Queue(_) | ServiceError::Internal { .. } => {
             "internal"
         }

@@ -1,5 +1,7 @@
 //! Reading what a request carries: the caller, path and query parameters, a JSON body, If-Match.
 
+use std::collections::HashMap;
+
 use http::header::{CONTENT_TYPE, IF_MATCH};
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
@@ -12,17 +14,44 @@ use crate::services::{PageRequest, DEFAULT_PAGE, MAX_PAGE};
 /// Bodies of ordinary requests; imports have their own, larger bound.
 pub const MAX_JSON_BODY: usize = 64 * 1024;
 
-/// The caller, from the claims API Gateway's JWT authorizer placed in the request context.
+/// The caller, from what API Gateway's authorizer handed over: the JWT authorizer's verified
+/// claims (staff routes), or the portal's Lambda authorizer's context (portal routes).
 pub fn principal(request: &Request) -> ServiceResult<Principal> {
-    let claims = request.request_context_ref().and_then(|ctx| match ctx {
-        RequestContext::ApiGatewayV2(c) => c
-            .authorizer
-            .as_ref()
-            .and_then(|a| a.jwt.as_ref())
-            .map(|jwt| &jwt.claims),
+    let authorizer = request.request_context_ref().and_then(|ctx| match ctx {
+        RequestContext::ApiGatewayV2(c) => c.authorizer.as_ref(),
         _ => None,
     });
-    Principal::from_claims(claims)
+    if let Some(jwt) = authorizer.and_then(|a| a.jwt.as_ref()) {
+        return Principal::from_claims(Some(&jwt.claims));
+    }
+    let context: Option<HashMap<String, String>> =
+        authorizer.filter(|a| !a.fields.is_empty()).map(|a| {
+            a.fields
+                .iter()
+                .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
+                .collect()
+        });
+    Principal::from_claims(context.as_ref())
+}
+
+/// The portal page's address as the caller reached this API (API Gateway's domain, or a
+/// custom domain), for the links this request makes.
+pub fn portal_url(request: &Request) -> String {
+    let header = |name: &str| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let domain = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(c)) => c.domain_name.clone(),
+        _ => None,
+    }
+    .or_else(|| header("host"))
+    .unwrap_or_else(|| "localhost".into());
+    let scheme = header("x-forwarded-proto").unwrap_or_else(|| "https".into());
+    format!("{scheme}://{domain}/portal")
 }
 
 /// Staff only: the caller, or 401/403.

@@ -39,13 +39,29 @@ pub async fn list_agreements(ctx: Arc<AppContext>, request: Request) -> ServiceR
     let caller = staff(&request)?;
     let q = query(
         &request,
-        &["account_id", "template_id", "provider_id", "status"],
+        &[
+            "account_id",
+            "template_id",
+            "provider_id",
+            "status",
+            "declined",
+        ],
     )?;
     let filter = AgreementFilter {
         account_id: filter_id(q.get("account_id").as_deref(), "account_id")?,
         template_id: filter_id(q.get("template_id").as_deref(), "template_id")?,
         provider_id: filter_id(q.get("provider_id").as_deref(), "provider_id")?,
         status: q.get("status").as_deref().map(parse_status).transpose()?,
+        declined: match q.get("declined").as_deref() {
+            None => None,
+            Some("true") => Some(true),
+            Some("false") => Some(false),
+            Some(_) => {
+                return Err(crate::ServiceError::Validation(
+                    "`declined` is `true` or `false`".into(),
+                ))
+            }
+        },
     };
     let page = agreements::list_agreements(&ctx.store, &caller, &filter, &q.page()?).await?;
     Reply::json(StatusCode::OK, &page)

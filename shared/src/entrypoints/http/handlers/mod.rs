@@ -6,6 +6,7 @@ pub mod agreements;
 pub mod billing_contracts;
 pub mod bulk_jobs;
 pub mod portal;
+pub mod portal_links;
 pub mod provider_accounts;
 pub mod providers;
 pub mod provisioning;

@@ -39,9 +39,31 @@ pub async fn confirm_agreement(ctx: Arc<AppContext>, request: Request) -> Servic
         source_ip: seen.source_ip,
         user_agent: seen.user_agent,
     };
-    let confirmed =
-        portal::confirm_agreement(&ctx.store, ctx.bulk_queue.as_ref(), &caller, &id, &from).await?;
+    let confirmed = portal::confirm_agreement(
+        &ctx.store,
+        ctx.bulk_queue.as_ref(),
+        ctx.email_queue.as_ref(),
+        &caller,
+        &id,
+        &from,
+    )
+    .await?;
     Reply::record(StatusCode::OK, &confirmed, confirmed.agreement.version)
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Decline {
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+pub async fn decline_agreement(ctx: Arc<AppContext>, request: Request) -> ServiceResult<Reply> {
+    let caller = principal(&request)?;
+    let id = path(&request, "id")?;
+    let body: Decline = optional_json(&request)?.unwrap_or_default();
+    let declined = portal::decline_agreement(&ctx.store, &caller, &id, body.reason).await?;
+    Reply::record(StatusCode::OK, &declined, declined.agreement.version)
 }
 
 pub async fn portal_page(_ctx: Arc<AppContext>, _request: Request) -> ServiceResult<Reply> {

@@ -1,0 +1,453 @@
+//! The e-mails of an agreement — its signing contact's portal link, reminders, the receipt of
+//! acceptance — each sent at most once per (agreement, step).
+//!
+//! A step is claimed on the agreement's item before the send and its outcome recorded after
+//! (with the history event, and the job's counter for a bulk job's e-mail), so a redelivered
+//! message or a second reminder run finds it taken. A claim whose sender vanished (the function
+//! died between claim and record) is not sent again, since the e-mail may have gone: it is
+//! recorded as failed once it is older than [`STALE_CLAIM_MS`].
+
+use std::collections::HashMap;
+
+use crate::config::EmailSettings;
+use crate::email::render::{self, AgreementLine, LinkMail, ReceiptMail};
+use crate::email::SendError;
+use crate::error::{ServiceError, ServiceResult};
+use crate::model::{
+    Account, Actor, Agreement, AgreementStatus, AgreementTemplate, Contact, Day, HistoryAction,
+    HistoryEvent, Id, Instant, LinkKey, NoticeRecord, NoticeStep, PortalLink, Principal,
+};
+use crate::queue::{EmailQueue, NoticeMessage};
+use crate::store::{Claim, JobTally, PageSpec, Store, StoreError};
+
+/// A claim older than this belongs to a sender that stopped (a sender's function runs at most
+/// 60 s): its step is recorded as failed, never sent again.
+pub const STALE_CLAIM_MS: i64 = 120_000;
+
+/// Days a missed reminder run is made good by a later one.
+pub const REMINDER_CATCH_UP_DAYS: u16 = 2;
+
+/// What sending needs: the store, SES, the link key, and the portal page's address.
+#[derive(Clone, Copy)]
+pub struct Notifier<'a> {
+    pub store: &'a Store,
+    pub email: &'a EmailSettings,
+    pub key: &'a LinkKey,
+    /// The portal page, e.g. `https://api.example.com/portal`; links add `#token=…`.
+    pub portal_url: &'a str,
+}
+
+/// What came of a step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    Sent {
+        to: String,
+        at: Instant,
+        message_id: String,
+    },
+    /// Recorded as failed (refused, no one to send to, or an outcome that cannot be known).
+    Failed(String),
+    /// Not sent and not recorded: the agreement no longer wants it (accepted, declined,
+    /// inactive, gone).
+    NotWanted(String),
+    /// Another sender took the step; it was sent, failed, or is under way.
+    AlreadyTaken,
+}
+
+/// Why a step must be tried again later (the message goes back to the queue).
+#[derive(Debug, thiserror::Error)]
+pub enum RetryLater {
+    #[error("another sender is on this step; try again after it")]
+    InProgress,
+    #[error("SES did not send it: {0}")]
+    NotSent(#[source] SendError),
+    #[error("the table could not be read or written")]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+}
+
+/// The portal page's URL carrying a link's token.
+pub fn link_url(portal_url: &str, token: &str) -> String {
+    format!("{}#token={token}", portal_url.trim_end_matches('/'))
+}
+
+impl Notifier<'_> {
+    /// Sends `step` of `agreement_id` unless it was sent (or taken) before.
+    pub async fn deliver(
+        &self,
+        agreement_id: &Id,
+        step: &NoticeStep,
+        job_id: Option<&Id>,
+    ) -> Result<Delivery, RetryLater> {
+        let store = self.store;
+        let Some(agreement) = store.by_id::<Agreement>(agreement_id).await? else {
+            return Ok(Delivery::NotWanted("no such agreement".into()));
+        };
+        if let Some(why) = unwanted(&agreement, step) {
+            return Ok(Delivery::NotWanted(why));
+        }
+        let claim = Id::generate().to_string();
+        match store
+            .claim_notice(agreement_id, step, &claim, Instant::now())
+            .await?
+        {
+            Claim::Taken => {}
+            Claim::NoAgreement => return Ok(Delivery::NotWanted("no such agreement".into())),
+            Claim::Held(Some(NoticeRecord::Sending { claim: held, at })) => {
+                let age = i64::try_from(Instant::now().unix_millis()).unwrap_or(i64::MAX) - at;
+                if age < STALE_CLAIM_MS {
+                    return Err(RetryLater::InProgress);
+                }
+                let reason = "the sender stopped after taking this e-mail; it may have gone, \
+                              so it is not sent again";
+                self.record_failure(&agreement, step, &held, None, reason, job_id)
+                    .await?;
+                return Ok(Delivery::Failed(reason.into()));
+            }
+            Claim::Held(_) => return Ok(Delivery::AlreadyTaken),
+        }
+        match self.send_claimed(&agreement, step, &claim, job_id).await {
+            Ok(delivery) => Ok(delivery),
+            Err(RetryLater::NotSent(e)) => {
+                // Certainly not sent: give the step back for the next attempt.
+                store.release_notice(agreement_id, step, &claim).await?;
+                Err(RetryLater::NotSent(e))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// On a message's last receive: records a step that still could not be sent as failed, once,
+    /// so that its job's counts add up. A step another sender holds is left to it.
+    pub async fn give_up(
+        &self,
+        agreement_id: &Id,
+        step: &NoticeStep,
+        job_id: Option<&Id>,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        let Some(agreement) = self.store.by_id::<Agreement>(agreement_id).await? else {
+            return Ok(());
+        };
+        let claim = Id::generate().to_string();
+        match self
+            .store
+            .claim_notice(agreement_id, step, &claim, Instant::now())
+            .await?
+        {
+            Claim::Taken => {
+                self.record_failure(&agreement, step, &claim, None, reason, job_id)
+                    .await
+            }
+            _ => Ok(()),
+        }
+    }
+
+    async fn send_claimed(
+        &self,
+        agreement: &Agreement,
+        step: &NoticeStep,
+        claim: &str,
+        job_id: Option<&Id>,
+    ) -> Result<Delivery, RetryLater> {
+        let store = self.store;
+        let contact = match step {
+            NoticeStep::Receipt(_) => match &agreement.signed_by {
+                Some(signer) => store.contact(&agreement.account_id, signer).await?,
+                None => None,
+            },
+            _ => store.primary_contact(&agreement.account_id).await?,
+        };
+        let Some(contact) = contact else {
+            let reason = "the account has no contact to e-mail";
+            self.record_failure(agreement, step, claim, None, reason, job_id)
+                .await?;
+            return Ok(Delivery::Failed(reason.into()));
+        };
+        let account: Option<Account> = store.by_id(&agreement.account_id).await?;
+        let account_name = account.map(|a| a.name).unwrap_or_default();
+        let template: Option<AgreementTemplate> = store.by_id(&agreement.template_id).await?;
+        let (mail, link) = match step {
+            NoticeStep::Receipt(version) => {
+                let mail = render::receipt_mail(&ReceiptMail {
+                    contact_name: contact.full_name(),
+                    account_name,
+                    agreement_id: agreement.id.to_string(),
+                    agreement_name: agreement.name.clone(),
+                    document_version: version.clone(),
+                    agreement_link: template
+                        .as_ref()
+                        .map(|t| t.agreement_link.clone())
+                        .unwrap_or_default(),
+                    signer_name: contact.full_name(),
+                    signer_email: contact.email.clone(),
+                    accepted_at: agreement.updated_at.to_string(),
+                });
+                (mail, None)
+            }
+            _ => {
+                let link = PortalLink::create(
+                    agreement.account_id.clone(),
+                    contact.id.clone(),
+                    None,
+                    format!("system:{}", step.action_name()),
+                    Some(agreement.id.clone()),
+                    Instant::now(),
+                )?;
+                store.create(&link).await?;
+                let url = link_url(self.portal_url, &self.key.sign(&link.claims()));
+                let mail = render::link_mail(&LinkMail {
+                    reminder: !matches!(step, NoticeStep::Link),
+                    contact_name: contact.full_name(),
+                    account_name,
+                    agreements: vec![AgreementLine {
+                        name: agreement.name.clone(),
+                        document_version: agreement.document_version.clone(),
+                    }],
+                    url,
+                    expires_on: link.expires_at.day().to_string(),
+                });
+                (mail, Some(link))
+            }
+        };
+        match self.email.mailer.send(&contact.email, &mail).await {
+            Ok(message_id) => {
+                let at = Instant::now();
+                let details = serde_json::json!({
+                    "step": step.key(),
+                    "to": contact.email,
+                    "contact_id": contact.id,
+                    "message_id": message_id,
+                    "link_id": link.as_ref().map(|l| l.id.clone()),
+                    "link_expires_at": link.as_ref().map(|l| l.expires_at),
+                });
+                let outcome = NoticeRecord::Sent {
+                    at: at.to_string(),
+                    message_id: message_id.clone(),
+                };
+                let event = event(agreement, step.action(), details, at);
+                store
+                    .finish_notice(
+                        agreement,
+                        step,
+                        claim,
+                        &outcome,
+                        &event,
+                        job_id.map(|j| (j, JobTally::Sent)),
+                    )
+                    .await?;
+                tracing::info!(agreement_id = %agreement.id, step = %step, message_id, "e-mail sent");
+                Ok(Delivery::Sent {
+                    to: contact.email,
+                    at,
+                    message_id,
+                })
+            }
+            Err(e @ SendError::NotSent(_)) => Err(RetryLater::NotSent(e)),
+            Err(e) => {
+                let reason = e.to_string();
+                tracing::warn!(agreement_id = %agreement.id, step = %step, error = %reason, "e-mail failed");
+                self.record_failure(agreement, step, claim, Some(&contact), &reason, job_id)
+                    .await?;
+                Ok(Delivery::Failed(reason))
+            }
+        }
+    }
+
+    async fn record_failure(
+        &self,
+        agreement: &Agreement,
+        step: &NoticeStep,
+        claim: &str,
+        contact: Option<&Contact>,
+        reason: &str,
+        job_id: Option<&Id>,
+    ) -> Result<(), StoreError> {
+        let at = Instant::now();
+        let details = serde_json::json!({
+            "step": step.key(),
+            "to": contact.map(|c| c.email.clone()),
+            "reason": reason,
+        });
+        let outcome = NoticeRecord::Failed {
+            at: at.to_string(),
+            reason: reason.to_string(),
+        };
+        let event = event(agreement, HistoryAction::NoticeFailed, details, at);
+        match self
+            .store
+            .finish_notice(
+                agreement,
+                step,
+                claim,
+                &outcome,
+                &event,
+                job_id.map(|j| (j, JobTally::Failed)),
+            )
+            .await
+        {
+            // Another sender recorded it first: one record is enough.
+            Err(StoreError::ConditionFailed) => Ok(()),
+            other => other,
+        }
+    }
+}
+
+impl NoticeStep {
+    fn action_name(&self) -> &'static str {
+        match self {
+            NoticeStep::Link => "link",
+            NoticeStep::Reminder(_) => "reminder",
+            NoticeStep::Manual(_) => "remind",
+            NoticeStep::Receipt(_) => "receipt",
+        }
+    }
+}
+
+/// Why the agreement no longer wants `step`, if it does not.
+fn unwanted(agreement: &Agreement, step: &NoticeStep) -> Option<String> {
+    match step {
+        NoticeStep::Receipt(_) if agreement.status != AgreementStatus::Accepted => Some(format!(
+            "the agreement is {}, not accepted",
+            agreement.status.as_str()
+        )),
+        NoticeStep::Receipt(_) => None,
+        // Staff asked for this one: a declined agreement is still reminded.
+        NoticeStep::Manual(_) if agreement.status != AgreementStatus::Pending => Some(format!(
+            "the agreement is {}, not pending",
+            agreement.status.as_str()
+        )),
+        NoticeStep::Manual(_) => None,
+        _ if agreement.declined_on.is_some() && agreement.status == AgreementStatus::Pending => {
+            Some("the customer declined it".into())
+        }
+        _ if agreement.status != AgreementStatus::Pending => Some(format!(
+            "the agreement is {}, not pending",
+            agreement.status.as_str()
+        )),
+        _ => None,
+    }
+}
+
+fn event(
+    agreement: &Agreement,
+    action: HistoryAction,
+    details: serde_json::Value,
+    at: Instant,
+) -> HistoryEvent {
+    HistoryEvent {
+        id: Id::generate(),
+        agreement_id: agreement.id.clone(),
+        at,
+        action,
+        from_status: Some(agreement.status),
+        to_status: agreement.status,
+        // The record's version after this change: the update adds one to what is stored.
+        agreement_version: agreement.version + 1,
+        actor: Actor::system("email"),
+        source: agreement.source,
+        reason: None,
+        details: Some(details),
+    }
+}
+
+/// `POST /agreements/{id}/remind`: a reminder now, to the signing contact; 409 unless pending.
+pub async fn remind_now(
+    notifier: Notifier<'_>,
+    caller: &Principal,
+    id: &str,
+) -> ServiceResult<Delivery> {
+    caller.require_staff()?;
+    let id = Id::parse(id).ok_or_else(|| ServiceError::NotFound(format!("no agreement {id}")))?;
+    let agreement: Agreement = notifier
+        .store
+        .by_id(&id)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound(format!("no agreement {id}")))?;
+    if agreement.status != AgreementStatus::Pending {
+        return Err(ServiceError::conflict(format!(
+            "agreement {id} is {}; only a pending agreement is reminded",
+            agreement.status.as_str()
+        )));
+    }
+    let step = NoticeStep::Manual(Id::generate());
+    match notifier.deliver(&id, &step, None).await {
+        Ok(Delivery::Failed(reason)) => Err(ServiceError::EmailFailed {
+            detail: "the e-mail was not sent (see the agreement's history)".into(),
+            source: SendError::Rejected(reason),
+        }),
+        Ok(Delivery::NotWanted(why)) => Err(ServiceError::conflict(why)),
+        Ok(delivery) => Ok(delivery),
+        Err(RetryLater::NotSent(e)) => Err(ServiceError::EmailFailed {
+            detail: "SES did not send the e-mail now; try again later".into(),
+            source: e,
+        }),
+        Err(RetryLater::Store(e)) => Err(e.into()),
+        Err(RetryLater::Service(e)) => Err(e),
+        Err(RetryLater::InProgress) => Err(ServiceError::conflict("a reminder is being sent")),
+    }
+}
+
+/// Queues the receipt of an acceptance; a failure to queue is logged, the acceptance stands.
+pub async fn queue_receipt(queue: Option<&EmailQueue>, agreement: &Agreement) {
+    let Some(queue) = queue else { return };
+    let step = NoticeStep::Receipt(agreement.document_version.clone());
+    let message = NoticeMessage::new(agreement.id.as_str(), &step, None);
+    if let Err(e) = queue.send_all(&[message]).await {
+        tracing::error!(agreement_id = %agreement.id, error = %crate::error::Chain(&e), "the receipt could not be queued");
+    }
+}
+
+/// What a reminder run queued, per step.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ReminderRun {
+    pub today: String,
+    pub queued: HashMap<String, usize>,
+}
+
+/// The daily run: queues the reminder of every pending, undeclined agreement whose reminder day
+/// is `today` (or was up to [`REMINDER_CATCH_UP_DAYS`] before, if that run was missed) and that
+/// has no record of that reminder. Reads only the agreements created on those days, through the
+/// index of all agreements by creation time; never the table.
+pub async fn queue_reminders(
+    store: &Store,
+    queue: &EmailQueue,
+    cadence: &crate::model::ReminderCadence,
+    today: Day,
+) -> ServiceResult<ReminderRun> {
+    let mut run = ReminderRun {
+        today: today.to_string(),
+        queued: HashMap::new(),
+    };
+    for (step, oldest, newest) in cadence.due_on(today, REMINDER_CATCH_UP_DAYS) {
+        let mut cursor: Option<String> = None;
+        let mut queued = 0usize;
+        loop {
+            let page = store
+                .due_for_reminder(
+                    oldest,
+                    newest,
+                    &step,
+                    PageSpec {
+                        limit: 500,
+                        cursor: cursor.as_deref(),
+                    },
+                )
+                .await?;
+            let messages: Vec<NoticeMessage> = page
+                .items
+                .iter()
+                .map(|a| NoticeMessage::new(a.id.as_str(), &step, None))
+                .collect();
+            queued += queue.send_all(&messages).await?;
+            cursor = page.next_cursor;
+            if cursor.is_none() {
+                break;
+            }
+        }
+        tracing::info!(step = %step, %oldest, %newest, queued, "reminders queued");
+        run.queued.insert(step.key(), queued);
+    }
+    Ok(run)
+}

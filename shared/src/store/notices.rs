@@ -1,0 +1,204 @@
+//! Portal links and the e-mails of agreements (access patterns 33–37 of docs/data-model.md).
+//!
+//! A notice step of an agreement is an attribute of the agreement's item, `notice:<step>`: a
+//! sender claims it with a conditional write before it sends and records the outcome after, so
+//! two senders of the same step (a redelivered message, a second schedule run) cannot both send.
+
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
+
+use super::item::{conditional, key_map, n, s, sdk_error, to_value};
+use super::list::ListQuery;
+use super::{keys, Page, PageSpec, Store, StoreError, HISTORY};
+use crate::model::{
+    Agreement, AgreementStatus, Day, HistoryEvent, Id, Instant, NoticeRecord, NoticeStep,
+    PortalLink,
+};
+
+/// The attribute of an agreement's item that records a step.
+pub fn notice_attribute(step: &NoticeStep) -> String {
+    format!("notice:{}", step.key())
+}
+
+/// What claiming a step found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// The step is this sender's to send.
+    Taken,
+    /// Another sender holds it, or it has ended (sent or failed): nothing to do.
+    Held(Option<NoticeRecord>),
+    /// The agreement does not exist.
+    NoAgreement,
+}
+
+/// Which job counter an outcome adds to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobTally {
+    Sent,
+    Failed,
+}
+
+impl JobTally {
+    fn attribute(self) -> &'static str {
+        match self {
+            JobTally::Sent => "emails_sent",
+            JobTally::Failed => "emails_failed",
+        }
+    }
+}
+
+impl Store {
+    /// Pattern 33: an account's portal links, oldest first.
+    pub async fn portal_links_of_account(
+        &self,
+        account: &Id,
+        page: PageSpec<'_>,
+    ) -> Result<Page<PortalLink>, StoreError> {
+        let query = ListQuery::index(Some("GSI1"), keys::account(account), keys::LINK_PREFIX);
+        self.list(&query, page).await
+    }
+
+    /// Pattern 34: claims `step` of an agreement for the sender `claim`, unless a sender took it
+    /// before (whatever came of it).
+    pub async fn claim_notice(
+        &self,
+        agreement: &Id,
+        step: &NoticeStep,
+        claim: &str,
+        now: Instant,
+    ) -> Result<Claim, StoreError> {
+        let record = NoticeRecord::Sending {
+            claim: claim.to_string(),
+            at: i64::try_from(now.unix_millis()).unwrap_or(i64::MAX),
+        };
+        let attribute = notice_attribute(step);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_map(&keys::agreement(agreement), keys::META)))
+            .update_expression("SET #n = :record")
+            .condition_expression("attribute_exists(PK) AND attribute_not_exists(#n)")
+            .expression_attribute_names("#n", &attribute)
+            .expression_attribute_values(":record", to_value(&record)?)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Claim::Taken),
+            Err(e) => match e.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
+                    let Some(item) = failed.item() else {
+                        return Ok(Claim::NoAgreement);
+                    };
+                    let held = item
+                        .get(&attribute)
+                        .cloned()
+                        .and_then(|v| serde_dynamo::from_attribute_value(v).ok());
+                    Ok(Claim::Held(held))
+                }
+                _ => Err(sdk_error(e)),
+            },
+        }
+    }
+
+    /// Pattern 35: gives a claimed step back (the e-mail was certainly not sent), so that a
+    /// later attempt may take it.
+    pub async fn release_notice(
+        &self,
+        agreement: &Id,
+        step: &NoticeStep,
+        claim: &str,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_map(&keys::agreement(agreement), keys::META)))
+            .update_expression("REMOVE #n")
+            .condition_expression("#n.#claim = :claim")
+            .expression_attribute_names("#n", notice_attribute(step))
+            .expression_attribute_names("#claim", "claim")
+            .expression_attribute_values(":claim", s(claim))
+            .send()
+            .await;
+        conditional(result)
+    }
+
+    /// Pattern 36: the outcome of a claimed step, its history event and (for a job's e-mail)
+    /// the job's counter, all or nothing; only the holder of `claim` can record it, once.
+    pub async fn finish_notice(
+        &self,
+        agreement: &Agreement,
+        step: &NoticeStep,
+        claim: &str,
+        outcome: &NoticeRecord,
+        event: &HistoryEvent,
+        job: Option<(&Id, JobTally)>,
+    ) -> Result<(), StoreError> {
+        let event_item: super::item::Item = serde_dynamo::to_item(event)?;
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key_map(&keys::agreement(&agreement.id), keys::META)))
+            .update_expression(
+                "SET #n = :outcome, #history = list_append(if_not_exists(#history, :empty), :event), \
+                 #version = #version + :one, #updated = :now",
+            )
+            .condition_expression("#n.#claim = :claim")
+            .expression_attribute_names("#n", notice_attribute(step))
+            .expression_attribute_names("#claim", "claim")
+            .expression_attribute_names("#history", HISTORY)
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_names("#updated", "updated_at")
+            .expression_attribute_values(":outcome", to_value(outcome)?)
+            .expression_attribute_values(":claim", s(claim))
+            .expression_attribute_values(
+                ":event",
+                AttributeValue::L(vec![AttributeValue::M(event_item)]),
+            )
+            .expression_attribute_values(":empty", AttributeValue::L(vec![]))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":now", s(event.at.to_string()))
+            .build()
+            .map_err(|e| StoreError::Sdk(Box::new(e)))?;
+        let mut actions = vec![TransactWriteItem::builder().update(update).build()];
+        if let Some((job_id, tally)) = job {
+            actions.push(self.add_action(&keys::job(job_id), keys::META, tally.attribute(), 1)?);
+        }
+        match self.transact(actions).await {
+            Err(StoreError::Cancelled(reasons))
+                if reasons.first().map(String::as_str) == Some("ConditionalCheckFailed") =>
+            {
+                Err(StoreError::ConditionFailed)
+            }
+            other => other,
+        }
+    }
+
+    /// Pattern 37: pending agreements created from `oldest` to `newest` (days, inclusive) that
+    /// were not declined and have no record of `step`: whom a reminder run e-mails.
+    pub async fn due_for_reminder(
+        &self,
+        oldest: Day,
+        newest: Day,
+        step: &NoticeStep,
+        page: PageSpec<'_>,
+    ) -> Result<Page<Agreement>, StoreError> {
+        let query = ListQuery::index(
+            Some("GSI3"),
+            keys::ALL_AGREEMENTS.into(),
+            keys::AGREEMENT_PREFIX,
+        )
+        .sort_between(
+            format!("{}{oldest}", keys::AGREEMENT_PREFIX),
+            // Every instant of `newest` sorts before its next day's date.
+            format!("{}{}", keys::AGREEMENT_PREFIX, newest.plus_days(1)),
+        )
+        .equal("status", AgreementStatus::Pending.as_str())
+        .empty("declined_on")
+        .empty(notice_attribute(step));
+        self.list(&query, page).await
+    }
+}
