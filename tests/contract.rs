@@ -303,7 +303,9 @@ async fn credentials_and_roles() {
         ] {
             let body = (method == Method::POST)
                 .then(|| json!({"template_id": id(&b.template), "account_id": id(&b.account)}));
-            let answer = api.call(method.clone(), &path, token.as_deref(), body).await;
+            let answer = api
+                .call(method.clone(), &path, token.as_deref(), body)
+                .await;
             if status == 401 {
                 // API Gateway's JWT authorizer answers before any function runs.
                 answer.assert_gateway_unauthorized();
