@@ -26,13 +26,15 @@ if [ "${FAKE_PARTNER_CENTER:-0}" = 1 ]; then
   )
 fi
 
+# The portal authorizer's answers are not cached locally: a revoked link is refused at once.
 target/debug/local-stack \
   --template template.yaml \
   --host 127.0.0.1 --port "${PORT:-3000}" \
   --endpoint "http://127.0.0.1:$MOTO_PORT" \
   --table-name "${TABLE_NAME:-agreements-local}" \
   --queue-prefix "${QUEUE_PREFIX:-agreements-local}" \
-  --bin-dir target/debug "${pc_args[@]}" "$@" &
+  --bin-dir target/debug \
+  --param PortalAuthorizerCacheSeconds=0 "${pc_args[@]}" "$@" &
 stack=$!
 # A script's background job ignores the terminal's Ctrl-C: pass it on.
 trap 'kill -TERM "$stack" 2>/dev/null; wait "$stack"; exit 130' INT TERM

@@ -1,6 +1,7 @@
 //! Who may call what: every route of template.yaml × every kind of caller, each cell asserted.
 //!
-//! The contract (docs/api.md, "Who is calling"): no or bad credentials → 401; the
+//! The contract (docs/api.md, "Who is calling"): no or bad credentials → API Gateway's own 401
+//! (`{"message":"Unauthorized"}`, before any function runs); the
 //! other role's route → 403; a customer reaching another account's id → 404 (never 403, and
 //! nothing of the record in the answer). `GET /portal` is public. The table below must name every
 //! route of the template: a route added without a row fails this test.
@@ -452,12 +453,13 @@ fn token(w: &World, caller: Caller) -> Option<String> {
     }
 }
 
-/// What a cell must answer: the status and, for a refusal, the problem `code`.
+/// What a cell must answer: the status and, for a function's refusal, the problem `code` (a 401
+/// is API Gateway's own answer, no problem document).
 fn expected(r: &Route, caller: Caller) -> (u16, Option<&'static str>) {
     let anonymous = matches!(caller, Caller::NoToken | Caller::Expired | Caller::Forged);
     match r.access {
         Access::Public => (200, None),
-        _ if anonymous => (401, Some("unauthorized")),
+        _ if anonymous => (401, None),
         Access::Staff(ok) => match caller {
             Caller::Staff => (ok, None),
             _ => (403, Some("forbidden")),
@@ -521,7 +523,16 @@ fn check(w: &World, r: &Route, caller: Caller, seen: &Seen) -> Vec<String> {
         ));
         return wrong;
     }
-    if let Some(code) = code {
+    if status == 401 {
+        if seen.content_type != "application/json"
+            || seen.json != json!({"message": "Unauthorized"})
+        {
+            wrong.push(format!(
+                "not API Gateway's 401 ({:?}): {}",
+                seen.content_type, seen.text
+            ));
+        }
+    } else if let Some(code) = code {
         if seen.content_type != "application/problem+json" {
             wrong.push(format!(
                 "content-type {:?}, not application/problem+json",

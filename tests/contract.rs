@@ -303,9 +303,15 @@ async fn credentials_and_roles() {
         ] {
             let body = (method == Method::POST)
                 .then(|| json!({"template_id": id(&b.template), "account_id": id(&b.account)}));
-            api.call(method.clone(), &path, token.as_deref(), body)
-                .await
-                .assert_problem(status, code);
+            let answer = api
+                .call(method.clone(), &path, token.as_deref(), body)
+                .await;
+            if status == 401 {
+                // API Gateway's JWT authorizer answers before any function runs.
+                answer.assert_gateway_unauthorized();
+            } else {
+                answer.assert_problem(status, code);
+            }
         }
     }
     assert_eq!(

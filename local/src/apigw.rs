@@ -243,7 +243,7 @@ pub fn build_event(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::routes::{Route, Router};
+    use crate::routes::{Route, RouteGuard, Router};
     use std::net::Ipv4Addr;
 
     fn request_headers() -> HeaderMap {
@@ -264,8 +264,9 @@ mod tests {
 
     fn router() -> Router {
         Router::new(vec![
-            Route::new("POST", "/providers/{id}", "f", true).unwrap_or_else(|e| panic!("{e}")),
-            Route::new("GET", "/open", "g", false).unwrap_or_else(|e| panic!("{e}")),
+            Route::new("POST", "/providers/{id}", "f", RouteGuard::Jwt)
+                .unwrap_or_else(|e| panic!("{e}")),
+            Route::new("GET", "/open", "g", RouteGuard::Public).unwrap_or_else(|e| panic!("{e}")),
         ])
         .unwrap_or_else(|e| panic!("{e}"))
     }

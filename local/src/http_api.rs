@@ -1,5 +1,7 @@
-//! The local HTTP API: routes a request like API Gateway, applies the JWT authorizer, invokes
-//! the route's function with a payload 2.0 event and maps its result back to HTTP.
+//! The local HTTP API: routes a request like API Gateway, applies the JWT or Lambda authorizer,
+//! invokes the route's function with a payload 2.0 event and maps its result back to HTTP. It
+//! also answers the local stack's own paths under `/_local/` (no template route): the outbox of
+//! sent e-mails and the local customer identity provider's JWKS.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -16,10 +18,19 @@ use hyper::body::Incoming;
 use serde_json::{json, Map, Value};
 
 use crate::apigw::{build_event, map_response, IncomingRequest};
+use crate::authorizer::{self, LambdaAuthorizer, Outcome};
+use crate::customer_idp;
 use crate::jwt;
 use crate::lambda::{InvokeError, Pool};
-use crate::routes::Router;
+use crate::routes::{RouteGuard, Router};
 use crate::server::response;
+use crate::ses::Outbox;
+
+/// The outbox of e-mails sent through the stack's SES proxy, newest first.
+pub const OUTBOX_PATH: &str = "/_local/outbox";
+
+/// Lambda authorizers by (API logical id, authorizer name).
+pub type Authorizers = HashMap<(String, String), Arc<LambdaAuthorizer>>;
 
 /// API Gateway refuses request bodies larger than this.
 pub const MAX_REQUEST_BYTES: usize = 10 * 1024 * 1024;
@@ -62,8 +73,10 @@ async fn read_body(mut body: Incoming) -> BodyRead {
 pub struct HttpApi {
     router: Arc<Router>,
     pools: Arc<HashMap<String, Pool>>,
+    authorizers: Arc<Authorizers>,
     jwt_secret: Arc<str>,
     local_port: u16,
+    outbox: Outbox,
 }
 
 fn message(status: StatusCode, text: &str) -> Response<Full<Bytes>> {
@@ -74,19 +87,20 @@ fn message(status: StatusCode, text: &str) -> Response<Full<Bytes>> {
     )
 }
 
-fn unauthorized(detail: &str) -> Response<Full<Bytes>> {
-    let body = json!({
-        "type": "about:blank",
-        "title": "Unauthorized",
-        "status": 401,
-        "detail": detail,
-        "code": "unauthorized",
-    });
-    response(
-        StatusCode::UNAUTHORIZED,
-        "application/problem+json",
-        body.to_string(),
-    )
+/// API Gateway's own 401, for a request an authorizer refuses before any function runs.
+fn unauthorized() -> Response<Full<Bytes>> {
+    message(StatusCode::UNAUTHORIZED, "Unauthorized")
+}
+
+fn internal_error() -> Response<Full<Bytes>> {
+    message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+}
+
+/// What guards a matched request once its identity is read.
+enum Guarded {
+    Public,
+    Jwt(Map<String, Value>),
+    Lambda(Arc<LambdaAuthorizer>, Vec<String>),
 }
 
 /// API Gateway-style request id: 16 base64 characters.
@@ -106,15 +120,32 @@ impl HttpApi {
     pub fn new(
         router: Arc<Router>,
         pools: Arc<HashMap<String, Pool>>,
+        authorizers: Arc<Authorizers>,
         jwt_secret: &str,
         local_port: u16,
+        outbox: Outbox,
     ) -> Self {
         Self {
             router,
             pools,
+            authorizers,
             jwt_secret: Arc::from(jwt_secret),
             local_port,
+            outbox,
         }
+    }
+
+    /// The local stack's own `GET /_local/...` answers.
+    fn local_path(&self, method: &str, path: &str) -> Option<Response<Full<Bytes>>> {
+        if method != "GET" {
+            return None;
+        }
+        let body = match path {
+            OUTBOX_PATH => serde_json::to_string(&self.outbox.entries()).ok()?,
+            customer_idp::JWKS_PATH => customer_idp::jwks().to_string(),
+            _ => return None,
+        };
+        Some(response(StatusCode::OK, "application/json", body))
     }
 
     /// Answers one request and logs it.
@@ -163,16 +194,33 @@ impl HttpApi {
         let method = request.method().as_str().to_string();
         let raw_path = request.uri().path().to_string();
         let raw_query = request.uri().query().unwrap_or_default().to_string();
+        if let Some(reply) = self.local_path(&method, &raw_path) {
+            return reply;
+        }
         let Some(matched) = self.router.find(&method, &raw_path) else {
             return message(StatusCode::NOT_FOUND, "Not Found");
         };
-        let claims = if matched.route.requires_jwt {
-            match self.authorize(&request) {
-                Ok(claims) => Some(claims),
-                Err(detail) => return unauthorized(detail),
+        let guarded = match &matched.route.guard {
+            RouteGuard::Public => Guarded::Public,
+            RouteGuard::Jwt => match self.authorize(&request) {
+                Ok(claims) => Guarded::Jwt(claims),
+                Err(detail) => {
+                    tracing::info!(detail, "the JWT authorizer refused the request");
+                    return unauthorized();
+                }
+            },
+            RouteGuard::Lambda { api, authorizer } => {
+                let Some(lambda) = self.authorizers.get(&(api.clone(), authorizer.clone())) else {
+                    tracing::error!(%api, %authorizer, "route has no Lambda authorizer");
+                    return internal_error();
+                };
+                // A missing identity source is refused without invoking the authorizer.
+                let Some(identity) = lambda.identity(request.headers()) else {
+                    tracing::info!(authorizer = %lambda.name, "an identity source is missing");
+                    return unauthorized();
+                };
+                Guarded::Lambda(lambda.clone(), identity)
             }
-        } else {
-            None
         };
         let declared_length = request
             .headers()
@@ -211,7 +259,41 @@ impl HttpApi {
             trace_id: &trace_id,
             now: time::OffsetDateTime::now_utc(),
         };
-        let event = build_event(&incoming, &matched, claims.as_ref());
+        let claims = match &guarded {
+            Guarded::Jwt(claims) => Some(claims),
+            _ => None,
+        };
+        let mut event = build_event(&incoming, &matched, claims);
+        if let Guarded::Lambda(lambda, identity) = guarded {
+            let authorizer_event = authorizer::build_event(&event, &method, &raw_path, &identity);
+            let Some(pool) = self.pools.get(&lambda.function) else {
+                tracing::error!(function = %lambda.function, "authorizer has no function pool");
+                return internal_error();
+            };
+            let trace = trace_id.clone();
+            let outcome = lambda
+                .authorize(identity, authorizer_event, |payload| async move {
+                    pool.invoke(payload, Some(trace))
+                        .await
+                        .map_err(|e| e.to_string())
+                })
+                .await;
+            match outcome {
+                Outcome::Allowed { context } => {
+                    if let Some(request_context) = event
+                        .get_mut("requestContext")
+                        .and_then(Value::as_object_mut)
+                    {
+                        request_context.insert("authorizer".into(), json!({ "lambda": context }));
+                    }
+                }
+                Outcome::Forbidden => return message(StatusCode::FORBIDDEN, "Forbidden"),
+                Outcome::Failed(error) => {
+                    tracing::error!(authorizer = %lambda.name, function = %lambda.function, %error, "the Lambda authorizer failed");
+                    return internal_error();
+                }
+            }
+        }
         let Some(pool) = self.pools.get(&matched.route.function) else {
             tracing::error!(function = %matched.route.function, "route has no function pool");
             return message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");

@@ -11,7 +11,8 @@ use crate::template::Template;
 pub const REGION: &str = "us-east-1";
 pub const ACCOUNT_ID: &str = "000000000000";
 
-/// Values that make the template usable locally without any `--param`.
+/// Values that make the template usable locally without any `--param`, for parameters the
+/// template gives no `Default`.
 pub const BUILT_IN_PARAMETER_DEFAULTS: &[(&str, &str)] = &[
     (
         "CursorSigningKey",
@@ -19,7 +20,46 @@ pub const BUILT_IN_PARAMETER_DEFAULTS: &[(&str, &str)] = &[
     ),
     ("JwtIssuer", "local"),
     ("JwtAudience", "agreements-local"),
+    ("EmailSender", "Agreements <agreements@agreements.local>"),
 ];
+
+/// Values the local stack gives parameters in place of the template's own `Default` (whose
+/// value suits AWS, not a local run). An explicit `--param` still wins. The customer identity
+/// provider's parameters are in this tier too, set by [`local_parameter_values`] since their
+/// JWKS URL names the stack's own port.
+pub const LOCAL_PARAMETER_VALUES: &[(&str, &str)] = &[
+    // The template's "" creates no identity; locally SES (moto) needs the sender's domain
+    // created (and so verified) to send at all.
+    ("EmailIdentityToCreate", "agreements.local"),
+];
+
+/// Every value the local stack gives in place of a template `Default`: [`LOCAL_PARAMETER_VALUES`]
+/// and the local customer identity provider's issuer, audience and JWKS (served by the stack
+/// at `base_url`).
+pub fn local_parameter_values(base_url: &str) -> BTreeMap<String, String> {
+    let mut values: BTreeMap<String, String> = LOCAL_PARAMETER_VALUES
+        .iter()
+        .map(|(name, value)| (name.to_string(), value.to_string()))
+        .collect();
+    for (name, value) in [
+        ("CustomerIdpIssuer", crate::customer_idp::ISSUER.to_string()),
+        (
+            "CustomerIdpAudience",
+            crate::customer_idp::AUDIENCE.to_string(),
+        ),
+        (
+            "CustomerIdpJwksUrl",
+            format!(
+                "{}{}",
+                base_url.trim_end_matches('/'),
+                crate::customer_idp::JWKS_PATH
+            ),
+        ),
+    ] {
+        values.insert(name.to_string(), value);
+    }
+    values
+}
 
 /// One intrinsic function call found in the template.
 #[derive(Debug, Clone, PartialEq)]
@@ -125,7 +165,7 @@ pub enum ResolveError {
     )]
     MissingParameter(String),
     #[error(
-        "!Ref {0} names nothing the local stack knows (not a parameter, table, queue or function)"
+        "!Ref {0} names nothing the local stack knows (not a parameter, table, queue, secret or function)"
     )]
     UnknownRef(String),
     #[error("!GetAtt {resource}.{attribute} is not supported locally")]
@@ -157,16 +197,26 @@ pub struct Resolver {
     queues: BTreeMap<String, QueueAddress>,
     /// Function logical id → binary (the local function name).
     functions: BTreeMap<String, String>,
+    /// Generated secret logical id → ARN.
+    secrets: BTreeMap<String, String>,
+    /// The HTTP APIs' logical ids (the implicit one too), whose `ApiEndpoint` is `api_endpoint`.
+    apis: Vec<String>,
+    /// The local HTTP API's base URL, once it listens.
+    api_endpoint: Option<String>,
     /// Other resources a `!Ref` may name (the HTTP APIs, implicit or not); they resolve to a
     /// fixed local id.
     other_resources: Vec<String>,
 }
 
 impl Resolver {
-    /// Builds a resolver for `template`. Fails when an override names an unknown parameter.
+    /// Builds a resolver for `template`. A parameter's value is its override, else its local
+    /// value (`local_values`, see [`local_parameter_values`]), else its template `Default`, else
+    /// its [`BUILT_IN_PARAMETER_DEFAULTS`] entry. Fails when an override names an unknown
+    /// parameter.
     pub fn new(
         template: &Template,
         overrides: &BTreeMap<String, String>,
+        local_values: &BTreeMap<String, String>,
         table_name: &str,
         queues: BTreeMap<String, QueueAddress>,
     ) -> Result<Self, String> {
@@ -187,6 +237,7 @@ impl Resolver {
                 .map(|(_, v)| (*v).to_string());
             match overrides
                 .get(name)
+                .or_else(|| local_values.get(name))
                 .cloned()
                 .or_else(|| parameter.default.clone())
                 .or(built_in)
@@ -229,8 +280,24 @@ impl Resolver {
                 .iter()
                 .map(|f| (f.logical_id.clone(), f.binary.clone()))
                 .collect(),
+            secrets: BTreeMap::new(),
+            apis: template.apis.iter().map(|a| a.logical_id.clone()).collect(),
+            api_endpoint: None,
             other_resources,
         })
+    }
+
+    /// `!Ref` of these secrets (logical id → ARN) is their ARN.
+    pub fn with_secrets(mut self, secrets: BTreeMap<String, String>) -> Self {
+        self.secrets = secrets;
+        self
+    }
+
+    /// `!GetAtt <HttpApi>.ApiEndpoint` of every HTTP API is `base_url`, where the local API
+    /// listens.
+    pub fn with_api_endpoint(mut self, base_url: &str) -> Self {
+        self.api_endpoint = Some(base_url.trim_end_matches('/').to_string());
+        self
     }
 
     /// Resolves a template value to the string an environment variable gets.
@@ -279,6 +346,9 @@ impl Resolver {
         if let Some(binary) = self.functions.get(name) {
             return Ok(binary.clone());
         }
+        if let Some(arn) = self.secrets.get(name) {
+            return Ok(arn.clone());
+        }
         match name {
             "AWS::Region" => Ok(REGION.to_string()),
             "AWS::AccountId" => Ok(ACCOUNT_ID.to_string()),
@@ -315,6 +385,12 @@ impl Resolver {
         if let Some(binary) = self.functions.get(resource) {
             return match attribute {
                 "Arn" => Ok(function_arn(binary)),
+                _ => Err(unsupported()),
+            };
+        }
+        if self.apis.iter().any(|api| api == resource) {
+            return match (attribute, &self.api_endpoint) {
+                ("ApiEndpoint", Some(endpoint)) => Ok(endpoint.clone()),
                 _ => Err(unsupported()),
             };
         }
@@ -369,9 +445,15 @@ Parameters:
   CursorSigningKey: { Type: String }
   JwtIssuer: { Type: String }
   Needed: { Type: String }
+  EmailSender: { Type: String }
+  EmailIdentityToCreate: { Type: String, Default: "" }
+  CustomerIdpJwksUrl: { Type: String, Default: "" }
 Resources:
   HttpApi:
     Type: AWS::Serverless::HttpApi
+  Key:
+    Type: AWS::SecretsManager::Secret
+    Properties: { GenerateSecretString: { PasswordLength: 8 } }
   Table:
     Type: AWS::DynamoDB::Table
   Jobs:
@@ -403,8 +485,19 @@ Resources:
                 arn: "arn:aws:sqs:us-east-1:000000000000:p-Jobs".into(),
             },
         )]);
-        match Resolver::new(&template(), &overrides, "tbl", queues) {
-            Ok(r) => r,
+        match Resolver::new(
+            &template(),
+            &overrides,
+            &local_parameter_values("http://127.0.0.1:3000"),
+            "tbl",
+            queues,
+        ) {
+            Ok(r) => r
+                .with_secrets(BTreeMap::from([(
+                    "Key".to_string(),
+                    "arn:aws:secretsmanager:us-east-1:000000000000:secret:p-Key-AbCdEf".to_string(),
+                )]))
+                .with_api_endpoint("http://127.0.0.1:3000/"),
             Err(e) => panic!("{e}"),
         }
     }
@@ -483,6 +576,57 @@ Resources:
     }
 
     #[test]
+    fn local_values_replace_template_defaults_and_lose_to_overrides() {
+        let r = resolver(&[]);
+        assert_eq!(
+            r.resolve(&yaml("!Ref EmailSender")),
+            Ok("Agreements <agreements@agreements.local>".into())
+        );
+        assert_eq!(
+            r.resolve(&yaml("!Ref EmailIdentityToCreate")),
+            Ok("agreements.local".into())
+        );
+        assert_eq!(
+            r.resolve(&yaml("!Ref CustomerIdpJwksUrl")),
+            Ok("http://127.0.0.1:3000/_local/customer-idp/jwks.json".into())
+        );
+        let r = resolver(&[
+            ("EmailIdentityToCreate", ""),
+            ("EmailSender", "a@b.example"),
+        ]);
+        assert_eq!(
+            r.resolve(&yaml("!Ref EmailIdentityToCreate")),
+            Ok("".into())
+        );
+        assert_eq!(
+            r.resolve(&yaml("!Ref EmailSender")),
+            Ok("a@b.example".into())
+        );
+    }
+
+    #[test]
+    fn resolves_secrets_and_api_endpoints() {
+        let r = resolver(&[]);
+        assert_eq!(
+            r.resolve(&yaml("!Ref Key")),
+            Ok("arn:aws:secretsmanager:us-east-1:000000000000:secret:p-Key-AbCdEf".into())
+        );
+        assert_eq!(
+            r.resolve(&yaml("!GetAtt HttpApi.ApiEndpoint")),
+            Ok("http://127.0.0.1:3000".into())
+        );
+        // SAM's implicit API, inside a Sub.
+        assert_eq!(
+            r.resolve(&yaml(r#"!Sub "${ServerlessHttpApi.ApiEndpoint}/portal""#)),
+            Ok("http://127.0.0.1:3000/portal".into())
+        );
+        assert!(matches!(
+            r.resolve(&yaml("!GetAtt HttpApi.Nope")),
+            Err(ResolveError::UnsupportedGetAtt { .. })
+        ));
+    }
+
+    #[test]
     fn resolves_sub() {
         let r = resolver(&[("Needed", "n")]);
         assert_eq!(
@@ -530,7 +674,14 @@ Resources:
     #[test]
     fn rejects_overrides_of_unknown_parameters() {
         let overrides = BTreeMap::from([("Typo".to_string(), "x".to_string())]);
-        let error = Resolver::new(&template(), &overrides, "t", BTreeMap::new()).err();
+        let error = Resolver::new(
+            &template(),
+            &overrides,
+            &BTreeMap::new(),
+            "t",
+            BTreeMap::new(),
+        )
+        .err();
         assert!(error.is_some_and(|e| e.contains("Typo")));
     }
 }

@@ -1,5 +1,7 @@
 //! A docker-free stand-in for `sam local`: runs template.yaml's functions (their cargo binaries)
-//! behind a local HTTP API with the JWT authorizer and SQS event sources, against a moto server.
+//! behind a local HTTP API with the JWT and Lambda authorizers and SQS event sources, against a
+//! moto server; creates the template's generated secrets and SES identities there, and keeps the
+//! e-mails the functions send in an outbox (`GET /_local/outbox`, [`RunningStack::outbox`]).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), local_stack::Error> {
@@ -11,7 +13,9 @@
 //! ```
 
 pub mod apigw;
+pub mod authorizer;
 mod aws;
+pub mod customer_idp;
 mod http_api;
 mod ids;
 pub mod intrinsics;
@@ -19,7 +23,9 @@ pub mod jwt;
 pub mod lambda;
 pub mod routes;
 mod runtime_api;
+pub mod secrets;
 pub mod server;
+pub mod ses;
 pub mod sqs;
 pub mod template;
 
@@ -33,10 +39,13 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 pub use aws::TableSetupError;
+pub use http_api::OUTBOX_PATH;
 use intrinsics::{QueueAddress, ResolveError, Resolver, ACCOUNT_ID, REGION};
 use lambda::{FunctionSpec, Pool};
-use routes::{Route, Router};
+use routes::{Route, RouteGuard, Router};
+pub use secrets::SecretSetupError;
 use server::ShutdownTrigger;
+pub use ses::OutboxEntry;
 pub use sqs::QueueSetupError;
 use template::{RouteAuth, Template, TemplateError};
 
@@ -63,13 +72,15 @@ pub struct Config {
     /// The moto server (DynamoDB and SQS).
     pub endpoint: String,
     pub table_name: String,
-    /// Queues are named `<queue_prefix>-<LogicalId>`.
+    /// Queues and generated secrets are named `<queue_prefix>-<LogicalId>`.
     pub queue_prefix: String,
     /// Where the functions' binaries are.
     pub bin_dir: PathBuf,
     /// Every queue's visibility timeout, in seconds, so failed messages come back quickly.
     pub visibility_timeout: u32,
-    /// Template parameter overrides.
+    /// Template parameter overrides. Without one, a parameter takes the local stack's value
+    /// (`intrinsics::local_parameter_values`), else its template `Default`, else the
+    /// `intrinsics::BUILT_IN_PARAMETER_DEFAULTS` entry.
     pub params: BTreeMap<String, String>,
     /// Delete and recreate the table if it exists.
     pub reset_table: bool,
@@ -117,6 +128,10 @@ pub enum Error {
     Table(#[from] TableSetupError),
     #[error(transparent)]
     Queue(#[from] QueueSetupError),
+    #[error(transparent)]
+    Secret(#[from] SecretSetupError),
+    #[error("{0}")]
+    Ses(String),
     #[error("cannot listen on {address}: {source}")]
     Bind {
         address: String,
@@ -131,6 +146,9 @@ pub struct RunningStack {
     base_url: String,
     table_name: String,
     queues: BTreeMap<String, QueueAddress>,
+    secrets: BTreeMap<String, String>,
+    ses_endpoint: String,
+    outbox: ses::Outbox,
     trigger: ShutdownTrigger,
     pools: Vec<Pool>,
     servers: Vec<JoinHandle<()>>,
@@ -160,6 +178,21 @@ impl RunningStack {
 
     pub fn table_name(&self) -> &str {
         &self.table_name
+    }
+
+    /// The ARN of a generated secret of the template, by logical id.
+    pub fn secret_arn(&self, logical_id: &str) -> Option<&str> {
+        self.secrets.get(logical_id).map(String::as_str)
+    }
+
+    /// The SES proxy the functions send e-mail through (`AWS_ENDPOINT_URL_SESV2`).
+    pub fn ses_endpoint(&self) -> &str {
+        &self.ses_endpoint
+    }
+
+    /// The e-mails the functions sent, newest first (also `GET /_local/outbox`).
+    pub fn outbox(&self) -> Vec<OutboxEntry> {
+        self.outbox.entries()
     }
 
     /// Stops the pollers, kills every function process and waits for them, then stops the
@@ -224,11 +257,13 @@ fn predicted_queue_addresses(
         .collect()
 }
 
-/// Each function's environment: template variables, then the local AWS settings.
+/// Each function's environment: template variables, then the local AWS settings (SES through
+/// the proxy at `ses_endpoint`).
 fn environments(
     config: &Config,
     template: &Template,
     resolver: &Resolver,
+    ses_endpoint: &str,
 ) -> Result<BTreeMap<String, BTreeMap<String, String>>, Error> {
     let runner_rust_log = std::env::var("RUST_LOG").ok();
     let mut all = BTreeMap::new();
@@ -246,6 +281,7 @@ fn environments(
         }
         for (name, value) in [
             ("AWS_ENDPOINT_URL", config.endpoint.as_str()),
+            ("AWS_ENDPOINT_URL_SESV2", ses_endpoint),
             ("AWS_REGION", REGION),
             ("AWS_DEFAULT_REGION", REGION),
             ("AWS_ACCESS_KEY_ID", "test"),
@@ -265,14 +301,89 @@ fn router(template: &Template) -> Result<Router, Error> {
     let mut routes = Vec::new();
     for function in &template.functions {
         for event in &function.http_events {
-            let requires_jwt = matches!(event.auth, RouteAuth::Jwt { .. });
+            let guard = match &event.auth {
+                RouteAuth::Public => RouteGuard::Public,
+                RouteAuth::Jwt { .. } => RouteGuard::Jwt,
+                RouteAuth::Lambda { authorizer } => RouteGuard::Lambda {
+                    api: event.api.clone(),
+                    authorizer: authorizer.clone(),
+                },
+            };
             routes.push(
-                Route::new(&event.method, &event.path, &function.binary, requires_jwt)
+                Route::new(&event.method, &event.path, &function.binary, guard)
                     .map_err(Error::Route)?,
             );
         }
     }
     Router::new(routes).map_err(Error::Route)
+}
+
+/// The Lambda authorizers of the template's APIs, their `ReauthorizeEvery` resolved.
+fn lambda_authorizers(
+    template: &Template,
+    resolver: &Resolver,
+) -> Result<http_api::Authorizers, Error> {
+    let mut authorizers = http_api::Authorizers::new();
+    for api in &template.apis {
+        for name in api.authorizers.keys() {
+            let Some(spec) = template.lambda_authorizer(&api.logical_id, name) else {
+                continue;
+            };
+            let context = |message: String| {
+                Error::Config(format!(
+                    "HTTP API {} authorizer {name}: {message}",
+                    api.logical_id
+                ))
+            };
+            let function = template
+                .function(&spec.function)
+                .ok_or_else(|| context(format!("no function {}", spec.function)))?;
+            let ttl_secs = match &spec.reauthorize_every {
+                None => 0,
+                Some(value) => {
+                    let resolved = resolver
+                        .resolve(value)
+                        .map_err(|e| context(format!("Identity.ReauthorizeEvery: {e}")))?;
+                    resolved.trim().parse::<u64>().map_err(|_| {
+                        context(format!(
+                            "Identity.ReauthorizeEvery {resolved:?} is not a number of seconds"
+                        ))
+                    })?
+                }
+            };
+            authorizers.insert(
+                (api.logical_id.clone(), name.to_string()),
+                Arc::new(authorizer::LambdaAuthorizer::new(
+                    name,
+                    &function.binary,
+                    spec.identity_headers.clone(),
+                    Duration::from_secs(ttl_secs),
+                )),
+            );
+        }
+    }
+    Ok(authorizers)
+}
+
+/// The identities of the template's `AWS::SES::EmailIdentity` resources, resolved; an empty one
+/// is not created (the template's condition on it is taken to be exactly "not empty").
+fn email_identities(template: &Template, resolver: &Resolver) -> Result<Vec<String>, Error> {
+    let mut identities = Vec::new();
+    for (logical_id, resource) in template.resources_of_type("AWS::SES::EmailIdentity") {
+        let Some(value) = resource
+            .get("Properties")
+            .and_then(|p| p.get("EmailIdentity"))
+        else {
+            continue;
+        };
+        let identity = resolver
+            .resolve(value)
+            .map_err(|e| Error::Config(format!("SES identity {logical_id}: EmailIdentity: {e}")))?;
+        if !identity.trim().is_empty() {
+            identities.push(identity.trim().to_string());
+        }
+    }
+    Ok(identities)
 }
 
 async fn bind(address: &str) -> Result<TcpListener, Error> {
@@ -309,16 +420,45 @@ pub async fn start(config: Config) -> Result<RunningStack, Error> {
         )));
     }
 
+    // The HTTP API listens first: `!GetAtt <Api>.ApiEndpoint` and the customer identity
+    // provider's JWKS URL name its address.
+    let address = format!("{}:{}", config.host, config.port);
+    let listener = bind(&address).await?;
+    let local_addr = listener.local_addr().map_err(|source| Error::Bind {
+        address: address.clone(),
+        source,
+    })?;
+    let host = if local_addr.ip().is_ipv6() {
+        format!("[{}]", local_addr.ip())
+    } else {
+        local_addr.ip().to_string()
+    };
+    let base_url = format!("http://{host}:{}", local_addr.port());
+    let local_values = intrinsics::local_parameter_values(&base_url);
+
     // Check parameters, intrinsics and routes before touching the endpoint.
+    let generated_secrets = secrets::generated_secrets(&template).map_err(Error::Config)?;
+    let predicted_secrets = generated_secrets
+        .iter()
+        .map(|secret| {
+            let name = secrets::secret_name(&config.queue_prefix, &secret.logical_id);
+            (secret.logical_id.clone(), secrets::predicted_arn(&name))
+        })
+        .collect();
     let predicted = Resolver::new(
         &template,
         &config.params,
+        &local_values,
         &config.table_name,
         predicted_queue_addresses(&config, &template),
     )
-    .map_err(Error::Config)?;
-    environments(&config, &template, &predicted)?;
+    .map_err(Error::Config)?
+    .with_secrets(predicted_secrets)
+    .with_api_endpoint(&base_url);
+    environments(&config, &template, &predicted, "http://127.0.0.1:0")?;
     let router = Arc::new(router(&template)?);
+    let authorizers = Arc::new(lambda_authorizers(&template, &predicted)?);
+    let identities = email_identities(&template, &predicted)?;
 
     let sdk = aws::sdk_config(&config.endpoint).await;
     if template.table.is_some() {
@@ -337,16 +477,43 @@ pub async fn start(config: Config) -> Result<RunningStack, Error> {
         config.visibility_timeout,
     )
     .await?;
+    let secret_arns = secrets::ensure_secrets(
+        &aws_sdk_secretsmanager::Client::new(&sdk),
+        &config.queue_prefix,
+        &generated_secrets,
+    )
+    .await?;
+    let ses_client = aws_sdk_sesv2::Client::new(&sdk);
+    for identity in &identities {
+        ses::ensure_identity(&ses_client, identity)
+            .await
+            .map_err(Error::Ses)?;
+    }
     let resolver = Resolver::new(
         &template,
         &config.params,
+        &local_values,
         &config.table_name,
         queues.clone(),
     )
-    .map_err(Error::Config)?;
-    let mut environments = environments(&config, &template, &resolver)?;
+    .map_err(Error::Config)?
+    .with_secrets(secret_arns.clone())
+    .with_api_endpoint(&base_url);
 
     let (trigger, shutdown) = ShutdownTrigger::new();
+    let mut servers = Vec::new();
+    let outbox = ses::Outbox::default();
+    let (ses_addr, ses_proxy) =
+        ses::start_proxy(&config.endpoint, outbox.clone(), shutdown.clone())
+            .await
+            .map_err(|source| Error::Bind {
+                address: "127.0.0.1:0".into(),
+                source,
+            })?;
+    servers.push(ses_proxy);
+    let ses_endpoint = format!("http://{ses_addr}");
+    let mut environments = environments(&config, &template, &resolver, &ses_endpoint)?;
+
     let runtime_listener = bind("127.0.0.1:0").await?;
     let runtime_addr = runtime_listener
         .local_addr()
@@ -380,7 +547,6 @@ pub async fn start(config: Config) -> Result<RunningStack, Error> {
     }
     let pools = Arc::new(pools);
 
-    let mut servers = Vec::new();
     let runtime_api = runtime_api::RuntimeApi::new(pools.clone());
     servers.push(tokio::spawn(server::serve(
         runtime_listener,
@@ -391,14 +557,14 @@ pub async fn start(config: Config) -> Result<RunningStack, Error> {
         },
     )));
 
-    let address = format!("{}:{}", config.host, config.port);
-    let listener = bind(&address).await?;
-    let local_addr = listener.local_addr().map_err(|source| Error::Bind {
-        address: address.clone(),
-        source,
-    })?;
-    let http_api =
-        http_api::HttpApi::new(router, pools.clone(), &config.jwt_secret, local_addr.port());
+    let http_api = http_api::HttpApi::new(
+        router,
+        pools.clone(),
+        authorizers,
+        &config.jwt_secret,
+        local_addr.port(),
+        outbox.clone(),
+    );
     servers.push(tokio::spawn(server::serve(
         listener,
         shutdown.clone(),
@@ -410,16 +576,14 @@ pub async fn start(config: Config) -> Result<RunningStack, Error> {
 
     let pollers = start_event_sources(&template, &pools, &queues, &sqs_client);
 
-    let host = if local_addr.ip().is_ipv6() {
-        format!("[{}]", local_addr.ip())
-    } else {
-        local_addr.ip().to_string()
-    };
     Ok(RunningStack {
         local_addr,
-        base_url: format!("http://{host}:{}", local_addr.port()),
+        base_url,
         table_name: config.table_name.clone(),
         queues,
+        secrets: secret_arns,
+        ses_endpoint,
+        outbox,
         trigger,
         pools: pools.values().cloned().collect(),
         servers,

@@ -9,15 +9,18 @@ use local_stack::Config;
 const USAGE: &str = "\
 Usage: local-stack [OPTIONS]
 
-Runs template.yaml's functions behind a local HTTP API and SQS pollers, against a moto server.
+Runs template.yaml's functions behind a local HTTP API (JWT and Lambda authorizers) and SQS
+pollers, against a moto server; creates the template's generated secrets and SES identities
+there. GET /_local/outbox lists the e-mails the functions sent (newest first), and
+GET /_local/customer-idp/jwks.json is the local customer identity provider's JWKS.
 
 Options:
   --template PATH            SAM template [default: template.yaml]
   --host HOST                HTTP API address [default: 127.0.0.1]
   --port PORT                HTTP API port, 0 for any free port [default: 3000]
-  --endpoint URL             moto server (DynamoDB + SQS) [default: http://127.0.0.1:5005]
+  --endpoint URL             moto server (DynamoDB, SQS, Secrets Manager, SES) [default: http://127.0.0.1:5005]
   --table-name NAME          DynamoDB table name [default: agreements-local]
-  --queue-prefix PREFIX      queues are named PREFIX-<LogicalId> [default: agreements-local]
+  --queue-prefix PREFIX      queues and secrets are named PREFIX-<LogicalId> [default: agreements-local]
   --bin-dir DIR              where the function binaries are [default: target/debug]
   --visibility-timeout SECS  every queue's visibility timeout [default: 5]
   --max-instances N          most processes per function [default: 8]

@@ -26,6 +26,17 @@ impl Segment {
     }
 }
 
+/// What API Gateway checks before it invokes a route's function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteGuard {
+    /// Nothing: a public route.
+    Public,
+    /// The JWT authorizer.
+    Jwt,
+    /// A Lambda authorizer, by the API it belongs to and its name there.
+    Lambda { api: String, authorizer: String },
+}
+
 /// A route and what serves it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
@@ -35,8 +46,8 @@ pub struct Route {
     pub path: String,
     /// The binary of the function that serves the route.
     pub function: String,
-    /// Whether the JWT authorizer guards the route.
-    pub requires_jwt: bool,
+    /// What guards the route.
+    pub guard: RouteGuard,
     segments: Vec<Segment>,
 }
 
@@ -46,7 +57,7 @@ impl Route {
         method: &str,
         path: &str,
         function: &str,
-        requires_jwt: bool,
+        guard: RouteGuard,
     ) -> Result<Self, String> {
         let segments = if path == "$default" {
             Vec::new()
@@ -57,7 +68,7 @@ impl Route {
             method: method.to_ascii_uppercase(),
             path: path.to_string(),
             function: function.to_string(),
-            requires_jwt,
+            guard,
             segments,
         })
     }
@@ -235,7 +246,7 @@ mod tests {
         let routes = routes
             .iter()
             .map(|(method, path)| {
-                Route::new(method, path, &format!("{method} {path}"), true)
+                Route::new(method, path, &format!("{method} {path}"), RouteGuard::Jwt)
                     .unwrap_or_else(|e| panic!("{e}"))
             })
             .collect();
@@ -319,12 +330,12 @@ mod tests {
 
     #[test]
     fn rejects_bad_and_duplicate_routes() {
-        assert!(Route::new("GET", "things", "f", false).is_err());
-        assert!(Route::new("GET", "/a/{p+}/b", "f", false).is_err());
-        assert!(Route::new("GET", "/a/x{p}", "f", false).is_err());
-        assert!(Route::new("GET", "/a/{}", "f", false).is_err());
-        let a = Route::new("GET", "/a", "f", false).unwrap_or_else(|e| panic!("{e}"));
-        let b = Route::new("get", "/a", "g", false).unwrap_or_else(|e| panic!("{e}"));
+        assert!(Route::new("GET", "things", "f", RouteGuard::Public).is_err());
+        assert!(Route::new("GET", "/a/{p+}/b", "f", RouteGuard::Public).is_err());
+        assert!(Route::new("GET", "/a/x{p}", "f", RouteGuard::Public).is_err());
+        assert!(Route::new("GET", "/a/{}", "f", RouteGuard::Public).is_err());
+        let a = Route::new("GET", "/a", "f", RouteGuard::Public).unwrap_or_else(|e| panic!("{e}"));
+        let b = Route::new("get", "/a", "g", RouteGuard::Public).unwrap_or_else(|e| panic!("{e}"));
         assert!(Router::new(vec![a, b]).is_err());
     }
 }

@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 
 use serde_yaml::Value;
 
-pub use apis::{AuthorizerKind, HttpApi, HttpEvent, RouteAuth, IMPLICIT_HTTP_API};
+pub use apis::{
+    AuthorizerKind, HttpApi, HttpEvent, LambdaAuthorizer, RouteAuth, IMPLICIT_HTTP_API,
+};
 pub use functions::{Function, IgnoredEvent, SqsEventSource};
 pub use queues::{Queue, Redrive};
 
@@ -128,6 +130,21 @@ impl Template {
             }
         }
         let apis = apis.into_apis(functions.iter().flat_map(|f| &f.http_events));
+        for api in &apis {
+            for (name, kind) in &api.authorizers {
+                if let AuthorizerKind::Lambda(authorizer) = kind {
+                    if !functions
+                        .iter()
+                        .any(|f| f.logical_id == authorizer.function)
+                    {
+                        return Err(invalid(format!(
+                            "HTTP API {} authorizer {name}: {} is not an AWS::Serverless::Function of this template",
+                            api.logical_id, authorizer.function
+                        )));
+                    }
+                }
+            }
+        }
         Ok(Self {
             raw,
             parameters,
@@ -157,6 +174,30 @@ impl Template {
     /// An HTTP API by logical id.
     pub fn api(&self, logical_id: &str) -> Option<&HttpApi> {
         self.apis.iter().find(|a| a.logical_id == logical_id)
+    }
+
+    /// The Lambda authorizer `name` of the API `api`.
+    pub fn lambda_authorizer(&self, api: &str, name: &str) -> Option<&LambdaAuthorizer> {
+        match self.api(api)?.authorizers.get(name)? {
+            AuthorizerKind::Lambda(authorizer) => Some(authorizer),
+            _ => None,
+        }
+    }
+
+    /// The logical ids of the resources of a CloudFormation type, in template order.
+    pub fn resources_of_type<'a>(
+        &'a self,
+        resource_type: &'a str,
+    ) -> impl Iterator<Item = (&'a str, &'a Value)> + 'a {
+        self.raw
+            .get("Resources")
+            .and_then(Value::as_mapping)
+            .into_iter()
+            .flatten()
+            .filter(move |(_, resource)| {
+                resource.get("Type").and_then(Value::as_str) == Some(resource_type)
+            })
+            .filter_map(|(key, resource)| key.as_str().map(|id| (id, resource)))
     }
 
     /// A queue by logical id.
@@ -266,18 +307,37 @@ mod tests {
             table.get("Type").and_then(Value::as_str),
             Some("AWS::DynamoDB::Table")
         );
-        // The routes are on the implicit API, whose JWT authorizer Globals.HttpApi sets up.
+        // The routes are on the implicit API, whose JWT authorizer and the portal's Lambda
+        // authorizer Globals.HttpApi sets up.
+        let portal = LambdaAuthorizer {
+            function: "PortalAuthorizerFunction".into(),
+            identity_headers: vec!["authorization".into()],
+            reauthorize_every: Some(
+                serde_yaml::from_str("!Ref PortalAuthorizerCacheSeconds").unwrap_or(Value::Null),
+            ),
+        };
         assert_eq!(
             template.apis,
             vec![HttpApi {
                 logical_id: IMPLICIT_HTTP_API.into(),
                 implicit: true,
                 default_authorizer: Some("JwtAuthorizer".into()),
-                authorizers: BTreeMap::from([("JwtAuthorizer".into(), AuthorizerKind::Jwt)]),
+                authorizers: BTreeMap::from([
+                    ("JwtAuthorizer".into(), AuthorizerKind::Jwt),
+                    (
+                        "PortalAuthorizer".into(),
+                        AuthorizerKind::Lambda(portal.clone())
+                    ),
+                ]),
             }]
         );
+        assert_eq!(
+            template.lambda_authorizer(IMPLICIT_HTTP_API, "PortalAuthorizer"),
+            Some(&portal)
+        );
         // Every function has a binary and Globals' code, runtime and architecture; every route
-        // a method and path, and a JWT unless it is the portal page.
+        // a method and path, the portal's Lambda authorizer under /portal/, and a JWT elsewhere
+        // unless it is the portal page.
         for function in &template.functions {
             assert!(!function.binary.is_empty());
             for name in ["CodeUri", "Runtime", "Architectures", "Handler", "Tracing"] {
@@ -300,13 +360,18 @@ mod tests {
                     event.path
                 );
                 let public = (event.method.as_str(), event.path.as_str()) == ("GET", "/portal");
-                assert_eq!(
-                    event.auth == RouteAuth::Public,
-                    public,
-                    "{} {}",
-                    event.method,
-                    event.path
-                );
+                let expected = if public {
+                    RouteAuth::Public
+                } else if event.path.starts_with("/portal/") {
+                    RouteAuth::Lambda {
+                        authorizer: "PortalAuthorizer".into(),
+                    }
+                } else {
+                    RouteAuth::Jwt {
+                        authorizer: "JwtAuthorizer".into(),
+                    }
+                };
+                assert_eq!(event.auth, expected, "{} {}", event.method, event.path);
             }
         }
         // A function's own settings win over Globals'.
@@ -484,6 +549,19 @@ Resources:
         assert!(f.environment.is_empty() && f.property("CodeUri").is_none());
         assert_eq!(f.http_events[0].auth, RouteAuth::Public);
         assert_eq!(f.http_events[0].api, IMPLICIT_HTTP_API);
+    }
+
+    #[test]
+    fn rejects_a_lambda_authorizer_of_a_missing_function() {
+        let error = parse(
+            "Globals:\n  HttpApi:\n    Auth:\n      Authorizers:\n        L: { FunctionArn: !GetAtt Gone.Arn, AuthorizerPayloadFormatVersion: '2.0', EnableSimpleResponses: true }\nResources:\n  F:\n    Type: AWS::Serverless::Function\n    Metadata: { BuildProperties: { Binary: f } }\n    Properties:\n      Events:\n        Api: { Type: HttpApi, Properties: { Method: GET, Path: /f, Auth: { Authorizer: L } } }\n",
+        )
+        .err()
+        .map(|e| e.to_string());
+        assert!(
+            error.as_deref().is_some_and(|e| e.contains("Gone")),
+            "{error:?}"
+        );
     }
 
     #[test]

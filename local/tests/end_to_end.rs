@@ -174,7 +174,10 @@ async fn http_api_routes_authorizes_and_invokes() {
     assert_eq!(env["AWS_LAMBDA_FUNCTION_NAME"], "local-stack-echo");
     assert_eq!(env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"], "256");
     assert_eq!(env["AWS_ENDPOINT_URL"], endpoint());
+    assert_eq!(env["AWS_ENDPOINT_URL_SESV2"], stack.ses_endpoint());
     assert_eq!(env["AWS_REGION"], "us-east-1");
+    // `!GetAtt <Api>.ApiEndpoint` is the address the stack listens on (port 0 picked one).
+    assert_eq!(env["API_URL"], format!("{base}/x"));
     assert_eq!(
         body["invoked_function_arn"],
         "arn:aws:lambda:us-east-1:000000000000:function:local-stack-echo"
@@ -197,7 +200,8 @@ async fn http_api_routes_authorizes_and_invokes() {
     // The authorizer refuses before the function runs.
     let expired = jwt::mint(&json!({"sub": "u", "exp": now() - 10}), SECRET);
     let forged = jwt::mint(&json!({"sub": "u", "exp": now() + 60}), "other-secret");
-    for (authorization, detail) in [
+    // API Gateway's own 401, whatever the reason.
+    for (authorization, reason) in [
         (None, "missing bearer token"),
         (Some(format!("Bearer {expired}")), "token expired"),
         (Some(format!("Bearer {forged}")), "invalid signature"),
@@ -209,12 +213,9 @@ async fn http_api_routes_authorizes_and_invokes() {
             request = request.header("authorization", value);
         }
         let reply = send(request).await;
-        assert_eq!(reply.status, 401, "{detail}");
-        assert_eq!(reply.headers["content-type"], "application/problem+json");
-        assert_eq!(
-            reply.json,
-            json!({"type": "about:blank", "title": "Unauthorized", "status": 401, "detail": detail, "code": "unauthorized"})
-        );
+        assert_eq!(reply.status, 401, "{reason}");
+        assert_eq!(reply.headers["content-type"], "application/json");
+        assert_eq!(reply.json, json!({"message": "Unauthorized"}), "{reason}");
     }
 
     // A public route needs no token and carries no authorizer.
@@ -483,4 +484,246 @@ async fn sqs_partial_batch_failure_ends_in_the_dead_letter_queue() {
 
     stack.shutdown().await;
     let _ = std::fs::remove_dir_all(record_dir);
+}
+
+/// The gated route's event as the echo function got it, after the authorizer let it through.
+async fn gated(client: &reqwest::Client, base: &str, authorization: Option<&str>) -> Reply {
+    let mut request = client.get(format!("{base}/gated/g1?q=1"));
+    if let Some(value) = authorization {
+        request = request.header("authorization", value);
+    }
+    send(request).await
+}
+
+fn lambda_context(reply: &Reply) -> Value {
+    echoed(reply)["event"]["requestContext"]["authorizer"]["lambda"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lambda_authorizer_guards_its_routes_and_caches_its_answers() {
+    require_moto().await;
+    let stack = start(config("lambda-auth", "")).await;
+    let base = stack.base_url().to_string();
+    let client = reqwest::Client::new();
+
+    // No identity source (or an empty one): API Gateway's 401, no invocation.
+    for authorization in [None, Some("")] {
+        let reply = gated(&client, &base, authorization).await;
+        assert_eq!(reply.status, 401, "{authorization:?}");
+        assert_eq!(reply.headers["content-type"], "application/json");
+        assert_eq!(reply.json, json!({"message": "Unauthorized"}));
+    }
+
+    let reply = gated(&client, &base, Some("Bearer allow-1")).await;
+    let context = lambda_context(&reply);
+    assert_eq!(context["type"], "REQUEST");
+    assert_eq!(
+        context["route_arn"],
+        "arn:aws:execute-api:us-east-1:000000000000:local/$default/GET/gated/g1"
+    );
+    assert_eq!(context["route_key"], "GET /gated/{id}");
+    assert_eq!(context["identity_source"], json!(["Bearer allow-1"]));
+    assert_eq!(context["path_parameters"], json!({"id": "g1"}));
+    // The route's event has no JWT claims, only the authorizer's context.
+    assert!(echoed(&reply)["event"]["requestContext"]["authorizer"]
+        .get("jwt")
+        .is_none());
+    // Within ReauthorizeEvery (60 s here) the same identity gets the cached answer.
+    let again = lambda_context(&gated(&client, &base, Some("Bearer allow-1")).await);
+    assert_eq!(again["invocation"], context["invocation"]);
+    assert_eq!(again["request_id"], context["request_id"]);
+    let other = lambda_context(&gated(&client, &base, Some("Bearer allow-2")).await);
+    assert_ne!(other["invocation"], context["invocation"]);
+
+    for (authorization, status, message) in [
+        ("Bearer deny", 403, "Forbidden"),
+        ("Bearer fail", 500, "Internal Server Error"),
+        ("Bearer garbage", 500, "Internal Server Error"),
+    ] {
+        let reply = gated(&client, &base, Some(authorization)).await;
+        assert_eq!(reply.status, status, "{authorization}");
+        assert_eq!(reply.json, json!({ "message": message }), "{authorization}");
+    }
+    // The JWT routes keep their authorizer.
+    let reply = send(
+        client
+            .get(format!("{base}/things/1"))
+            .header("authorization", "Bearer allow-1"),
+    )
+    .await;
+    assert_eq!(reply.status, 401);
+    stack.shutdown().await;
+
+    // ReauthorizeEvery 0 (as `make local` runs it): every request asks the authorizer.
+    let mut uncached = config("lambda-auth-0", "");
+    uncached
+        .params
+        .insert("AuthCacheSeconds".into(), "0".into());
+    let stack = start(uncached).await;
+    let base = stack.base_url().to_string();
+    let first = lambda_context(&gated(&client, &base, Some("Bearer allow-1")).await);
+    let second = lambda_context(&gated(&client, &base, Some("Bearer allow-1")).await);
+    assert_ne!(first["invocation"], second["invocation"]);
+    stack.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_ses_outbox_and_the_customer_identity_provider() {
+    require_moto().await;
+    let config = config("secrets", "");
+    let prefix = config.queue_prefix.clone();
+    let stack = start(config.clone()).await;
+    let base = stack.base_url().to_string();
+    let client = reqwest::Client::new();
+    let sdk = sdk().await;
+
+    // The generated secret: `<queue_prefix>-<LogicalId>`, 64 letters and digits, its ARN the
+    // function's `!Ref`.
+    let env = echoed(&send(client.get(format!("{base}/public/env"))).await)["env"].clone();
+    let arn = stack
+        .secret_arn("SigningKey")
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        arn.starts_with("arn:aws:secretsmanager:us-east-1:"),
+        "{arn}"
+    );
+    assert!(
+        arn.contains(&format!(":secret:{prefix}-SigningKey")),
+        "{arn}"
+    );
+    assert_eq!(env["SIGNING_KEY_ARN"], arn);
+    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+    let value = |arn: String| {
+        let secrets = secrets.clone();
+        async move {
+            secrets
+                .get_secret_value()
+                .secret_id(arn)
+                .send()
+                .await
+                .map(|o| o.secret_string.unwrap_or_default())
+                .unwrap_or_else(|e| panic!("{e:?}"))
+        }
+    };
+    let first_value = value(arn.clone()).await;
+    assert_eq!(first_value.len(), 64);
+    assert!(first_value.chars().all(|c| c.is_ascii_alphanumeric()));
+
+    // SES through the stack's proxy: the sender's domain is an identity the stack created.
+    let ses_endpoint = env["AWS_ENDPOINT_URL_SESV2"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(ses_endpoint, stack.ses_endpoint());
+    let ses_config = aws_sdk_sesv2::config::Builder::from(&sdk)
+        .endpoint_url(&ses_endpoint)
+        .build();
+    let ses = aws_sdk_sesv2::Client::from_conf(ses_config);
+    let content = |data: &str| {
+        aws_sdk_sesv2::types::Content::builder()
+            .data(data)
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let link = format!("{base}/portal#token=abc");
+    let sent = ses
+        .send_email()
+        .from_email_address("Agreements <agreements@agreements.local>")
+        .destination(
+            aws_sdk_sesv2::types::Destination::builder()
+                .to_addresses("ada@contoso.example")
+                .build(),
+        )
+        .content(
+            aws_sdk_sesv2::types::EmailContent::builder()
+                .simple(
+                    aws_sdk_sesv2::types::Message::builder()
+                        .subject(content("Your agreements"))
+                        .body(
+                            aws_sdk_sesv2::types::Body::builder()
+                                .text(content(&format!("Open {link} to confirm.")))
+                                .html(content(&format!("<a href=\"{link}\">Open</a>")))
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let message_id = sent.message_id.unwrap_or_default();
+    assert!(!message_id.is_empty());
+    let outbox = stack.outbox();
+    assert_eq!(outbox.len(), 1);
+    let mail = &outbox[0];
+    assert_eq!(mail.to, ["ada@contoso.example"]);
+    assert_eq!(mail.from, "Agreements <agreements@agreements.local>");
+    assert_eq!(mail.subject, "Your agreements");
+    assert_eq!(mail.text, format!("Open {link} to confirm."));
+    assert!(mail.html.contains(&link));
+    assert_eq!(mail.message_id, message_id);
+    assert_eq!(mail.first_link(), Some(link.as_str()));
+    let listed = send(client.get(format!("{base}{}", local_stack::OUTBOX_PATH))).await;
+    assert_eq!(listed.status, 200);
+    assert_eq!(listed.json[0]["message_id"], message_id);
+    assert_eq!(listed.json[0]["to"], json!(["ada@contoso.example"]));
+    assert!(listed.json[0]["sent_at"]
+        .as_str()
+        .is_some_and(|t| t.ends_with('Z')));
+    // Another sender's domain is no identity: moto refuses, nothing is recorded.
+    let refused = ses
+        .send_email()
+        .from_email_address("someone@elsewhere.example")
+        .destination(
+            aws_sdk_sesv2::types::Destination::builder()
+                .to_addresses("ada@contoso.example")
+                .build(),
+        )
+        .content(
+            aws_sdk_sesv2::types::EmailContent::builder()
+                .simple(
+                    aws_sdk_sesv2::types::Message::builder()
+                        .subject(content("x"))
+                        .body(
+                            aws_sdk_sesv2::types::Body::builder()
+                                .text(content("x"))
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await;
+    assert!(refused.is_err());
+    assert_eq!(stack.outbox().len(), 1);
+
+    // The customer identity provider's JWKS verifies its tokens.
+    let jwks = send(client.get(format!("{base}{}", local_stack::customer_idp::JWKS_PATH))).await;
+    assert_eq!(jwks.status, 200);
+    let key = &jwks.json["keys"][0];
+    assert_eq!(key["kid"], "local-dev-1");
+    let claims = json!({"iss": local_stack::customer_idp::ISSUER,
+                        "aud": local_stack::customer_idp::AUDIENCE,
+                        "sub": "c", "exp": now() + 60});
+    let token = local_stack::customer_idp::mint(&claims);
+    let decoding = jsonwebtoken::DecodingKey::from_rsa_components(
+        key["n"].as_str().unwrap_or_default(),
+        key["e"].as_str().unwrap_or_default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    validation.set_issuer(&[local_stack::customer_idp::ISSUER]);
+    validation.set_audience(&[local_stack::customer_idp::AUDIENCE]);
+    assert!(jsonwebtoken::decode::<Value>(&token, &decoding, &validation).is_ok());
+    stack.shutdown().await;
+
+    // Started again with the same names (a second `make local`), the secret keeps its value.
+    let again = start(config).await;
+    assert_eq!(again.secret_arn("SigningKey"), Some(arn.as_str()));
+    assert_eq!(value(arn.clone()).await, first_value);
+    assert!(again.outbox().is_empty());
+    again.shutdown().await;
 }

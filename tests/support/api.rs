@@ -31,6 +31,19 @@ impl Answer {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
+    /// Asserts API Gateway's own 401 (`{"message":"Unauthorized"}`): an authorizer refused the
+    /// request before any function ran.
+    pub fn assert_gateway_unauthorized(&self) {
+        assert_eq!(self.status.as_u16(), 401, "{:?}", self.body);
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/json"),
+            "{:?}",
+            self.body
+        );
+        assert_eq!(self.body, json!({"message": "Unauthorized"}));
+    }
+
     /// Asserts a problem+json answer with this status and code.
     pub fn assert_problem(&self, status: u16, code: &str) {
         assert_eq!(self.status.as_u16(), status, "{:?}", self.body);

@@ -13,12 +13,94 @@ use crate::intrinsics::Intrinsic;
 pub const IMPLICIT_HTTP_API: &str = "ServerlessHttpApi";
 
 /// What kind of authorizer an entry of `Auth.Authorizers` is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthorizerKind {
     /// Has a `JwtConfiguration`: the local stack checks the bearer token.
     Jwt,
-    /// Anything else (a Lambda authorizer); the local stack cannot run it.
+    /// Has a `FunctionArn`: the local stack invokes the function as API Gateway does.
+    Lambda(LambdaAuthorizer),
+    /// Anything else; the local stack cannot run it.
     Other,
+}
+
+/// A Lambda authorizer (`FunctionArn`) with payload format 2.0 and simple responses, the only
+/// kind of Lambda authorizer the local stack runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LambdaAuthorizer {
+    /// Logical id of the authorizer's function (`FunctionArn: !GetAtt <Function>.Arn`).
+    pub function: String,
+    /// `Identity.Headers`, lower-case: the identity sources. A request without one of them is
+    /// answered 401 without invoking the function.
+    pub identity_headers: Vec<String>,
+    /// `Identity.ReauthorizeEvery` as written (a number or a `!Ref` to a parameter), resolved
+    /// when the stack starts; `None` when absent (no caching).
+    pub reauthorize_every: Option<Value>,
+}
+
+impl LambdaAuthorizer {
+    fn parse(definition: &Value) -> Result<Self, String> {
+        let function = match definition.get("FunctionArn").map(Intrinsic::parse) {
+            Some(Some(Ok(Intrinsic::GetAtt {
+                resource,
+                attribute,
+            }))) if attribute == "Arn" => resource,
+            _ => {
+                return Err(
+                    "FunctionArn must be !GetAtt <Function>.Arn of a function of this template"
+                        .into(),
+                )
+            }
+        };
+        let version = match definition.get("AuthorizerPayloadFormatVersion") {
+            Some(Value::String(version)) => version.clone(),
+            Some(Value::Number(version)) => format!("{version:.1}"),
+            _ => String::new(),
+        };
+        if version != "2.0" {
+            return Err(format!(
+                "AuthorizerPayloadFormatVersion {version:?}: the local stack runs Lambda authorizers of payload format 2.0 only"
+            ));
+        }
+        if definition
+            .get("EnableSimpleResponses")
+            .and_then(Value::as_bool)
+            != Some(true)
+        {
+            return Err(
+                "the local stack runs Lambda authorizers with EnableSimpleResponses: true only (no IAM policies)"
+                    .into(),
+            );
+        }
+        let identity = definition.get("Identity");
+        for unsupported in ["QueryStrings", "Context", "StageVariables"] {
+            if identity.and_then(|i| i.get(unsupported)).is_some() {
+                return Err(format!(
+                    "Identity.{unsupported}: the local stack takes identity sources from Headers only"
+                ));
+            }
+        }
+        let identity_headers = match identity.and_then(|i| i.get("Headers")) {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Sequence(headers)) => headers
+                .iter()
+                .map(|h| {
+                    h.as_str()
+                        .map(str::to_ascii_lowercase)
+                        .ok_or_else(|| "Identity.Headers must be header names".to_string())
+                })
+                .collect::<Result<_, _>>()?,
+            Some(_) => return Err("Identity.Headers must be a list".into()),
+        };
+        let reauthorize_every = match identity.and_then(|i| i.get("ReauthorizeEvery")) {
+            None | Some(Value::Null) => None,
+            Some(value) => Some(value.clone()),
+        };
+        Ok(Self {
+            function,
+            identity_headers,
+            reauthorize_every,
+        })
+    }
 }
 
 /// An HTTP API, its properties merged with `Globals.HttpApi`.
@@ -51,6 +133,11 @@ impl HttpApi {
                         .ok_or_else(|| context("an authorizer name is not a string".into()))?;
                     let kind = if definition.get("JwtConfiguration").is_some() {
                         AuthorizerKind::Jwt
+                    } else if definition.get("FunctionArn").is_some() {
+                        AuthorizerKind::Lambda(
+                            LambdaAuthorizer::parse(definition)
+                                .map_err(|e| context(format!("authorizer {name}: {e}")))?,
+                        )
                     } else {
                         AuthorizerKind::Other
                     };
@@ -87,8 +174,11 @@ impl HttpApi {
             Some(AuthorizerKind::Jwt) => Ok(RouteAuth::Jwt {
                 authorizer: name.to_string(),
             }),
+            Some(AuthorizerKind::Lambda(_)) => Ok(RouteAuth::Lambda {
+                authorizer: name.to_string(),
+            }),
             Some(AuthorizerKind::Other) => Err(format!(
-                "authorizer {name} of {} is not a JWT authorizer, the only kind the local stack runs",
+                "authorizer {name} of {} is neither a JWT nor a Lambda authorizer, the kinds the local stack runs",
                 self.logical_id
             )),
             None => Err(format!(
@@ -106,6 +196,8 @@ pub enum RouteAuth {
     Public,
     /// The JWT authorizer (the API's default, or the one the event names).
     Jwt { authorizer: String },
+    /// A Lambda authorizer of the route's API, by name.
+    Lambda { authorizer: String },
 }
 
 /// An `HttpApi` event of a function.
@@ -256,7 +348,12 @@ Globals:
       Authorizers:
         Jwt: { IdentitySource: $request.header.Authorization, JwtConfiguration: { issuer: i } }
         Other: { JwtConfiguration: { issuer: o } }
-        Lambda: { FunctionArn: arn }
+        Lambda:
+          FunctionArn: !GetAtt AuthFunction.Arn
+          AuthorizerPayloadFormatVersion: '2.0'
+          EnableSimpleResponses: true
+          Identity: { Headers: [Authorization, X-Key], ReauthorizeEvery: !Ref Ttl }
+        Unknown: { Type: Something }
 Resources:
   Open:
     Type: AWS::Serverless::HttpApi
@@ -378,8 +475,8 @@ Resources:
                 "no authorizer Missing",
             ),
             (
-                "{ Method: GET, Path: /a, Auth: { Authorizer: Lambda } }",
-                "not a JWT authorizer",
+                "{ Method: GET, Path: /a, Auth: { Authorizer: Unknown } }",
+                "neither a JWT nor a Lambda authorizer",
             ),
         ] {
             let error = event(&catalog, properties).err().map(|e| e.to_string());
@@ -396,6 +493,54 @@ Resources:
                 .is_some_and(|e| e.contains("not one of Auth.Authorizers")),
             "{error:?}"
         );
+    }
+
+    #[test]
+    fn reads_lambda_authorizers() {
+        let catalog = catalog_of(TEMPLATE).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            route(
+                &catalog,
+                "{ Method: GET, Path: /p, Auth: { Authorizer: Lambda } }"
+            )
+            .3,
+            RouteAuth::Lambda {
+                authorizer: "Lambda".into()
+            }
+        );
+        assert_eq!(
+            catalog.implicit.authorizers.get("Lambda"),
+            Some(&AuthorizerKind::Lambda(LambdaAuthorizer {
+                function: "AuthFunction".into(),
+                identity_headers: vec!["authorization".into(), "x-key".into()],
+                reauthorize_every: Some(yaml("!Ref Ttl")),
+            }))
+        );
+        // A literal TTL, and no Identity at all.
+        let literal = yaml(
+            "{ FunctionArn: { 'Fn::GetAtt': [F, Arn] }, AuthorizerPayloadFormatVersion: 2.0, EnableSimpleResponses: true, Identity: { Headers: [A], ReauthorizeEvery: 30 } }",
+        );
+        let parsed = LambdaAuthorizer::parse(&literal).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(parsed.reauthorize_every, Some(Value::from(30)));
+        let bare = yaml("{ FunctionArn: !GetAtt F.Arn, AuthorizerPayloadFormatVersion: '2.0', EnableSimpleResponses: true }");
+        let parsed = LambdaAuthorizer::parse(&bare).unwrap_or_else(|e| panic!("{e}"));
+        assert!(parsed.identity_headers.is_empty() && parsed.reauthorize_every.is_none());
+    }
+
+    #[test]
+    fn refuses_lambda_authorizers_the_local_stack_cannot_run() {
+        for (definition, expected) in [
+            ("{ FunctionArn: arn:aws:lambda:x, AuthorizerPayloadFormatVersion: '2.0', EnableSimpleResponses: true }", "FunctionArn"),
+            ("{ FunctionArn: !GetAtt F.Arn, AuthorizerPayloadFormatVersion: '1.0', EnableSimpleResponses: true }", "payload format 2.0"),
+            ("{ FunctionArn: !GetAtt F.Arn, AuthorizerPayloadFormatVersion: '2.0' }", "EnableSimpleResponses"),
+            ("{ FunctionArn: !GetAtt F.Arn, AuthorizerPayloadFormatVersion: '2.0', EnableSimpleResponses: true, Identity: { QueryStrings: [q] } }", "Headers only"),
+        ] {
+            let error = LambdaAuthorizer::parse(&yaml(definition)).err();
+            assert!(
+                error.as_deref().is_some_and(|e| e.contains(expected)),
+                "{definition}: {error:?}"
+            );
+        }
     }
 
     #[test]
