@@ -73,12 +73,14 @@ pub fn staff_token() -> String {
     )
 }
 
+/// A customer's token from the customer identity provider the local stack plays (RS256, its
+/// JWKS served by the stack), as the portal's Lambda authorizer accepts it.
 pub fn customer_token(account_id: &str, contact_id: &str) -> String {
-    local_stack::jwt::mint(
-        &json!({"sub": format!("contact-{contact_id}"), "scope": "agreements.portal",
-                "account_id": account_id, "contact_id": contact_id, "exp": now() + 600}),
-        SECRET,
-    )
+    local_stack::customer_idp::mint(&json!({
+        "sub": format!("contact-{contact_id}"), "scope": "agreements.portal",
+        "account_id": account_id, "contact_id": contact_id, "exp": now() + 600,
+        "iss": local_stack::customer_idp::ISSUER, "aud": local_stack::customer_idp::AUDIENCE,
+    }))
 }
 
 pub fn expired_token() -> String {
