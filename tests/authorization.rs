@@ -24,15 +24,24 @@ enum Caller {
     Staff,
     CustomerA,
     CustomerB,
+    /// A's contact with a portal link staff made.
+    LinkA,
+    /// A portal link of A's that staff revoked.
+    RevokedLink,
+    /// A's portal link token with its signature changed.
+    TamperedLink,
 }
 
-const CALLERS: [Caller; 6] = [
+const CALLERS: [Caller; 9] = [
     Caller::NoToken,
     Caller::Expired,
     Caller::Forged,
     Caller::Staff,
     Caller::CustomerA,
     Caller::CustomerB,
+    Caller::LinkA,
+    Caller::RevokedLink,
+    Caller::TamperedLink,
 ];
 
 impl fmt::Display for Caller {
@@ -44,6 +53,9 @@ impl fmt::Display for Caller {
             Caller::Staff => "staff",
             Caller::CustomerA => "customer A",
             Caller::CustomerB => "customer B",
+            Caller::LinkA => "portal link of A",
+            Caller::RevokedLink => "revoked portal link",
+            Caller::TamperedLink => "tampered portal link",
         })
     }
 }
@@ -130,6 +142,11 @@ const ROUTES: &[Route] = &[
     route("GET", "/portal/agreements", Access::Portal),
     route("GET", "/portal/agreements/{id}", Access::Portal),
     route("POST", "/portal/agreements/{id}/confirm", Access::Portal),
+    route("POST", "/portal/agreements/{id}/decline", Access::Portal),
+    route("POST", "/accounts/{id}/portal-links", Access::Staff(201)),
+    route("GET", "/accounts/{id}/portal-links", Access::Staff(200)),
+    route("POST", "/portal-links/{id}/revoke", Access::Staff(200)),
+    route("POST", "/agreements/{id}/remind", Access::Staff(200)),
     route("GET", "/portal", Access::Public),
 ];
 
@@ -165,6 +182,9 @@ struct World {
     agreement_a_name: String,
     contract_a: String,
     job: String,
+    link_a: String,
+    link_a_token: String,
+    revoked_token: String,
 }
 
 async fn world(api: &Api) -> World {
@@ -244,7 +264,16 @@ async fn world(api: &Api) -> World {
         listed.iter().any(|p| id(p) == provider_account_a),
         "{listed:?}"
     );
+    let (link_a, link_a_token) = portal_link(api, &account_a, &contact_a).await;
+    let (revoked, revoked_token) = portal_link(api, &account_a, &contact_a).await;
+    let off = api
+        .post(&format!("/portal-links/{revoked}/revoke"), json!({}))
+        .await;
+    assert_eq!(off.status, StatusCode::OK, "{:?}", off.body);
     World {
+        link_a,
+        link_a_token,
+        revoked_token,
         provider,
         account_a,
         contact_a,
@@ -256,6 +285,20 @@ async fn world(api: &Api) -> World {
         contract_a,
         job,
     }
+}
+
+/// A portal link staff made for a contact: its id and its token.
+async fn portal_link(api: &Api, account: &str, contact: &str) -> (String, String) {
+    let made = api
+        .create(
+            &format!("/accounts/{account}/portal-links"),
+            json!({"contact_id": contact}),
+        )
+        .await;
+    let url = made["url"].as_str().unwrap_or_default().to_string();
+    let token = url.split("#token=").nth(1).unwrap_or_default().to_string();
+    assert!(token.starts_with("pl1_"), "{made:?}");
+    (id(&made), token)
 }
 
 /// A fresh active template of the provider: for cells whose success would not repeat.
@@ -327,6 +370,7 @@ async fn cell_request(api: &Api, w: &World, r: &Route, caller: Caller) -> (Strin
         Some("agreements") | Some("portal") => w.agreement_a.clone(),
         Some("bulk-jobs") => w.job.clone(),
         Some("billing-contracts") => w.contract_a.clone(),
+        Some("portal-links") => w.link_a.clone(),
         _ => String::new(),
     };
     let body = match (r.method, r.path) {
@@ -421,10 +465,30 @@ async fn cell_request(api: &Api, w: &World, r: &Route, caller: Caller) -> (Strin
             }
             None
         }
-        ("POST", "/portal/agreements/{id}/confirm") => {
-            // Only A's own confirm succeeds, once: it gets an agreement of its own; everyone
-            // else (B included) aims at A's pending agreement, which must stay pending.
-            if caller == Caller::CustomerA {
+        ("POST", "/portal/agreements/{id}/confirm" | "/portal/agreements/{id}/decline") => {
+            // Only A's own confirm (or decline) succeeds, once: it gets an agreement of its
+            // own; everyone else (B included) aims at A's pending agreement, which must stay
+            // pending.
+            if matches!(caller, Caller::CustomerA | Caller::LinkA) {
+                id_param = fresh_agreement_a(api, w).await;
+            }
+            None
+        }
+        ("POST", "/accounts/{id}/portal-links") => Some(json!({"contact_id": w.contact_a})),
+        ("POST", "/portal-links/{id}/revoke") => {
+            if succeeds {
+                let made = api
+                    .create(
+                        &format!("/accounts/{}/portal-links", w.account_a),
+                        json!({"contact_id": w.contact_a}),
+                    )
+                    .await;
+                id_param = id(&made);
+            }
+            None
+        }
+        ("POST", "/agreements/{id}/remind") => {
+            if succeeds {
                 id_param = fresh_agreement_a(api, w).await;
             }
             None
@@ -450,24 +514,39 @@ fn token(w: &World, caller: Caller) -> Option<String> {
         Caller::Staff => Some(staff_token()),
         Caller::CustomerA => Some(customer_token(&w.account_a, &w.contact_a)),
         Caller::CustomerB => Some(customer_token(&w.account_b, &w.contact_b)),
+        Caller::LinkA => Some(w.link_a_token.clone()),
+        Caller::RevokedLink => Some(w.revoked_token.clone()),
+        Caller::TamperedLink => {
+            let mut t = w.link_a_token.clone();
+            let last = if t.ends_with('A') { 'B' } else { 'A' };
+            t.pop();
+            t.push(last);
+            Some(t)
+        }
     }
 }
 
-/// What a cell must answer: the status and, for a function's refusal, the problem `code` (a 401
-/// is API Gateway's own answer, no problem document).
+/// What a cell must answer: the status and, for a function's refusal, the problem `code`.
+/// API Gateway answers itself (no problem document): 401 when the JWT authorizer refuses (staff
+/// routes: anything but the partner's staff token, customers' tokens included, since they are
+/// not of its issuer) or a portal route has no token; 403 `{"message":"Forbidden"}` when the
+/// portal's Lambda authorizer refuses the token (expired, forged, revoked, tampered, staff's).
 fn expected(r: &Route, caller: Caller) -> (u16, Option<&'static str>) {
-    let anonymous = matches!(caller, Caller::NoToken | Caller::Expired | Caller::Forged);
     match r.access {
         Access::Public => (200, None),
-        _ if anonymous => (401, None),
         Access::Staff(ok) => match caller {
             Caller::Staff => (ok, None),
-            _ => (403, Some("forbidden")),
+            _ => (401, None),
         },
         Access::Portal => match caller {
-            Caller::Staff => (403, Some("forbidden")),
+            Caller::NoToken => (401, None),
+            Caller::Expired
+            | Caller::Forged
+            | Caller::Staff
+            | Caller::RevokedLink
+            | Caller::TamperedLink => (403, None),
             Caller::CustomerB if r.path.contains("{id}") => (404, Some("not_found")),
-            _ => (200, None),
+            Caller::CustomerA | Caller::CustomerB | Caller::LinkA => (200, None),
         },
     }
 }
@@ -523,7 +602,14 @@ fn check(w: &World, r: &Route, caller: Caller, seen: &Seen) -> Vec<String> {
         ));
         return wrong;
     }
-    if status == 401 {
+    if status == 403 && code.is_none() {
+        if seen.content_type != "application/json" || seen.json != json!({"message": "Forbidden"}) {
+            wrong.push(format!(
+                "not API Gateway's 403 for a refusing Lambda authorizer ({:?}): {}",
+                seen.content_type, seen.text
+            ));
+        }
+    } else if status == 401 {
         if seen.content_type != "application/json"
             || seen.json != json!({"message": "Unauthorized"})
         {
@@ -561,8 +647,11 @@ fn check(w: &World, r: &Route, caller: Caller, seen: &Seen) -> Vec<String> {
             wrong.push(format!("B's list is not empty: {}", seen.text));
         }
     }
-    if matches!(r.access, Access::Portal) && caller == Caller::CustomerA {
+    if matches!(r.access, Access::Portal) && matches!(caller, Caller::CustomerA | Caller::LinkA) {
         let holds = match r.method {
+            "POST" if r.path.ends_with("/decline") => {
+                seen.json["status"] == "pending" && seen.json["declined_on"].is_string()
+            }
             "POST" => {
                 seen.json["status"] == "accepted" && seen.json["signed_by"] == json!(w.contact_a)
             }
@@ -631,7 +720,9 @@ async fn every_route_times_every_caller() {
     // succeed (staff's, and customer A's confirm), which make their own records.
     let writes = |r: &Route, c: Caller| {
         matches!((r.access, c), (Access::Staff(_), Caller::Staff))
-            || (r.method == "POST" && matches!(r.access, Access::Portal) && c == Caller::CustomerA)
+            || (r.method == "POST"
+                && matches!(r.access, Access::Portal)
+                && matches!(c, Caller::CustomerA | Caller::LinkA))
     };
     let mut failures = Vec::new();
     let mut cells = 0;
@@ -674,8 +765,8 @@ async fn every_route_times_every_caller() {
         .await;
     assert_eq!(
         accepted.len(),
-        1,
-        "A's confirm cell accepted one agreement: {accepted:?}"
+        2,
+        "A's confirm cells (its IdP token, its portal link) accepted one agreement each: {accepted:?}"
     );
     let again = send(
         &api,
