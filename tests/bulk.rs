@@ -36,7 +36,7 @@ async fn agreements_by_account(c: &Customers) -> HashMap<String, usize> {
 /// Queues a "Create Agreements" job of the customers' template.
 async fn start(c: &Customers) -> shared::model::BulkJob {
     let queue = c.ctx.bulk_queue().expect("queue");
-    start_create_agreements(&c.ctx.store, queue, &staff(), c.template.id.as_str())
+    start_create_agreements(&c.ctx.store, queue, &staff(), c.template.id.as_str(), false)
         .await
         .expect("job queued")
 }
@@ -327,7 +327,7 @@ async fn an_inactive_template_queues_no_job() {
     .expect("deactivate");
     let queue = c.ctx.bulk_queue().expect("queue");
     let refused =
-        start_create_agreements(&c.ctx.store, queue, &staff(), c.template.id.as_str()).await;
+        start_create_agreements(&c.ctx.store, queue, &staff(), c.template.id.as_str(), false).await;
     assert!(matches!(
         refused,
         Err(shared::ServiceError::Conflict { .. })

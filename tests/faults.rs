@@ -79,6 +79,7 @@ impl Scenario {
             queue,
             &staff(),
             self.c.template.id.as_str(),
+            false,
         )
         .await
         .expect("job queued")

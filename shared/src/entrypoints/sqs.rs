@@ -74,7 +74,14 @@ async fn handle_message<C: ProviderConnector>(
                 return false;
             }
         };
-        match jobs::handle(&ctx.store, queue, connector, settings, &message).await {
+        match jobs::handle(
+            &ctx.store,
+            queue,
+            ctx.email_queue.as_ref(),
+            connector,
+            settings,
+            &message,
+        ).await {
             Ok(done) => {
                 tracing::info!(?done, "message done");
                 true

@@ -98,6 +98,14 @@ pub struct BulkJob {
     /// The last cursor a continuation message was sent for.
     #[serde(default)]
     pub sent_cursor: String,
+    /// "Create Agreements" with `notify`: each created agreement's signing contact is e-mailed
+    /// a portal link; the e-mail sender counts the outcomes here.
+    #[serde(default)]
+    pub notify: bool,
+    #[serde(default)]
+    pub emails_sent: u64,
+    #[serde(default)]
+    pub emails_failed: u64,
 }
 
 /// What staff see of a job.
@@ -122,9 +130,19 @@ pub struct BulkJobView {
     pub finished_at: Option<Instant>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failure_reason: Option<String>,
+    /// Only for a job with `notify`: e-mails sent and failed so far (they follow the job's
+    /// chunks through the e-mail queue, at its rate).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub emails: Option<EmailCounts>,
     pub created_at: Instant,
     pub updated_at: Instant,
     pub version: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct EmailCounts {
+    pub sent: u64,
+    pub failed: u64,
 }
 
 impl From<BulkJob> for BulkJobView {
@@ -145,6 +163,10 @@ impl From<BulkJob> for BulkJobView {
             started_at: j.started_at,
             finished_at: j.finished_at,
             failure_reason: j.failure_reason,
+            emails: j.notify.then_some(EmailCounts {
+                sent: j.emails_sent,
+                failed: j.emails_failed,
+            }),
             created_at: j.created_at,
             updated_at: j.updated_at,
             version: j.version,
@@ -183,6 +205,9 @@ impl BulkJob {
             version: 1,
             next_cursor: String::new(),
             sent_cursor: String::new(),
+            notify: false,
+            emails_sent: 0,
+            emails_failed: 0,
         }
     }
 }

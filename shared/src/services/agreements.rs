@@ -289,9 +289,10 @@ pub fn parse_status(raw: &str) -> ServiceResult<AgreementStatus> {
 }
 
 /// What became of one agreement of a job (a provider account's, in a chunk).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JobCreation {
-    Created,
+    /// This job's agreement (written now, or by an earlier delivery of the same chunk).
+    Created(Id),
     Skipped,
     TemplateInactive,
 }
@@ -318,12 +319,12 @@ pub async fn create_for_job(
         bulk: Some((job.id.clone(), provider_account_id.clone())),
     };
     Ok(match insert_agreement(store, template, request).await? {
-        Creation::Created(_) => JobCreation::Created,
+        Creation::Created(a) => JobCreation::Created(a.id),
         Creation::AlreadyOpen(a)
             if a.bulk_job_id.as_ref() == Some(&job.id)
                 && a.provider_account_id.as_ref() == Some(provider_account_id) =>
         {
-            JobCreation::Created
+            JobCreation::Created(a.id)
         }
         Creation::AlreadyOpen(_) => JobCreation::Skipped,
         Creation::TemplateInactive => JobCreation::TemplateInactive,

@@ -15,11 +15,12 @@ use super::runner::{
     queue_job, with_retries, Chunk, ChunkWork, JobError, JobSettings, FAILURES_PER_CHUNK,
 };
 use crate::error::{ServiceError, ServiceResult};
+use crate::model::NoticeStep;
 use crate::model::{
     AgreementTemplate, BulkJob, Id, Instant, ItemFailure, JobKind, JobStatus, Principal, Provider,
     TemplateState,
 };
-use crate::queue::BulkQueue;
+use crate::queue::{BulkQueue, EmailQueue, NoticeMessage};
 use crate::services::agreements::{create_for_job, JobCreation};
 use crate::services::templates::require_template;
 use crate::store::{ChunkCounts, ChunkEnd, ChunkRow, Store};
@@ -30,6 +31,7 @@ pub async fn start_create_agreements(
     queue: &BulkQueue,
     caller: &Principal,
     template_id: &str,
+    notify: bool,
 ) -> ServiceResult<BulkJob> {
     caller.require_staff()?;
     let template = require_template(store, template_id).await?;
@@ -39,13 +41,14 @@ pub async fn start_create_agreements(
             template.id
         )));
     }
-    let job = BulkJob::queued(
+    let mut job = BulkJob::queued(
         JobKind::CreateAgreements,
         Some(template.id.clone()),
         template.provider_id.clone(),
         caller.subject().to_string(),
         Instant::now(),
     );
+    job.notify = notify;
     queue_job(store, queue, &job).await?;
     tracing::info!(job_id = %job.id, template_id = %template.id, "bulk job queued");
     Ok(job)
@@ -54,6 +57,8 @@ pub async fn start_create_agreements(
 /// The chunks of a "Create Agreements" job.
 pub struct CreateAgreements<'a> {
     pub store: &'a Store,
+    /// Where a `notify` job's link e-mails are asked for.
+    pub emails: Option<&'a EmailQueue>,
     pub settings: JobSettings,
 }
 
@@ -104,6 +109,22 @@ impl ChunkWork for CreateAgreements<'_> {
                 e => e.into(),
             })?;
         let written = create_for(store, job, &template, rows, self.settings).await?;
+        if job.notify {
+            // Before the chunk is counted: a delivery that dies after this sends them again,
+            // and the e-mail sender sends each agreement's link once whatever it is asked.
+            let emails = self.emails.ok_or_else(|| {
+                JobError::Poison("the job asks to notify, but no e-mail queue is configured".into())
+            })?;
+            let messages: Vec<NoticeMessage> = written
+                .created
+                .iter()
+                .map(|id| NoticeMessage::new(id.as_str(), &NoticeStep::Link, Some(job.id.as_str())))
+                .collect();
+            emails
+                .send_all(&messages)
+                .await
+                .map_err(|e| JobError::from(ServiceError::from(e)))?;
+        }
         let end = match (written.stopped, next) {
             (true, _) => ChunkEnd::Fail(deactivated(&template.id)),
             (false, Some(next)) => ChunkEnd::Continue(next),
@@ -134,6 +155,8 @@ struct Written {
     failures: Vec<ItemFailure>,
     /// The template was seen inactive: no write started after that.
     stopped: bool,
+    /// This job's agreements of the chunk.
+    created: Vec<Id>,
 }
 
 /// Writes the chunk's agreements with `concurrency` writes in flight, a new one starting as
@@ -151,6 +174,7 @@ async fn create_for(
     let concurrency = settings.concurrency;
     let mut counts = ChunkCounts::default();
     let mut failures = Vec::new();
+    let mut created = Vec::new();
     let mut template = Arc::new(template.clone());
     let mut rows = rows.into_iter();
     let mut pending: FuturesUnordered<BoxFuture<'_, Result<Step, JobError>>> =
@@ -190,7 +214,10 @@ async fn create_for(
             Step::Wrote(provider_account, outcome) => {
                 writing -= 1;
                 match outcome {
-                    Ok(JobCreation::Created) => counts.created += 1,
+                    Ok(JobCreation::Created(id)) => {
+                        counts.created += 1;
+                        created.push(id);
+                    }
                     Ok(JobCreation::Skipped) => counts.skipped += 1,
                     Ok(JobCreation::TemplateInactive) => stopped = true,
                     Err(reason) => {
@@ -216,5 +243,6 @@ async fn create_for(
         counts,
         failures,
         stopped,
+        created,
     })
 }

@@ -14,7 +14,7 @@ pub use runner::{ChunkReport, JobError, JobSettings};
 use crate::connectors::ProviderConnector;
 use crate::error::ServiceResult;
 use crate::model::{BulkJob, BulkJobView, Principal};
-use crate::queue::{BulkQueue, JobMessage};
+use crate::queue::{BulkQueue, EmailQueue, JobMessage};
 use crate::services::{known_id, not_found};
 use crate::store::Store;
 use create_agreements::CreateAgreements;
@@ -34,6 +34,7 @@ pub enum Handled {
 pub async fn handle<C: ProviderConnector>(
     store: &Store,
     queue: &BulkQueue,
+    emails: Option<&EmailQueue>,
     connector: &C,
     settings: JobSettings,
     message: &JobMessage,
@@ -45,7 +46,11 @@ pub async fn handle<C: ProviderConnector>(
             cursor,
             ..
         } => {
-            let work = CreateAgreements { store, settings };
+            let work = CreateAgreements {
+                store,
+                emails,
+                settings,
+            };
             let pointer = ChunkPointer {
                 job_id,
                 subject: template_id,

@@ -225,7 +225,7 @@ async fn sync_customer<C: ProviderConnector>(
     };
     for t in templates {
         match create_for_job(store, job, t, &pa.id, &pa.account_id).await? {
-            JobCreation::Created => outcome.created += 1,
+            JobCreation::Created(_) => outcome.created += 1,
             JobCreation::Skipped | JobCreation::TemplateInactive => outcome.skipped += 1,
         }
     }

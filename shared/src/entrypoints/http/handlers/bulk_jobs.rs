@@ -13,12 +13,23 @@ use crate::services::jobs::{self, create_agreements};
 use crate::services::known_id;
 use crate::AppContext;
 
+/// The optional body of "Create Agreements".
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateOptions {
+    /// E-mail each created agreement's signing contact a portal link.
+    #[serde(default)]
+    notify: bool,
+}
+
 pub async fn create_agreements(ctx: Arc<AppContext>, request: Request) -> ServiceResult<Reply> {
     let caller = staff(&request)?;
     let id = path(&request, "id")?;
-    let _: Option<serde_json::Map<String, serde_json::Value>> = optional_json(&request)?;
+    let options: CreateOptions = optional_json(&request)?.unwrap_or_default();
     let queue = ctx.bulk_queue()?;
-    let job = create_agreements::start_create_agreements(&ctx.store, queue, &caller, &id).await?;
+    let job =
+        create_agreements::start_create_agreements(&ctx.store, queue, &caller, &id, options.notify)
+            .await?;
     Reply::job_accepted(&job)
 }
 
