@@ -6,7 +6,10 @@
 //! Without them these tests fail with the command that installs them: they never skip.
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 
 use fantoccini::Locator;
 use integration_tests::api::{customer_token, expired_token, id, staff_token, Api};
@@ -399,19 +402,21 @@ async fn sign_in_box_friendly_errors_and_escaped_data() {
         .click()
         .await
         .expect("sign in");
-    let error = browser
-        .wait_for("the expired-link message", WAIT, || async {
-            let e = browser
-                .client
-                .find(Locator::Css("[data-testid=\"error\"]"))
-                .await
-                .ok()?;
-            let shown = e.is_displayed().await.ok()?;
-            let text = e.text().await.ok()?;
-            (shown && !text.is_empty()).then_some(text)
-        })
-        .await;
-    assert!(error.contains("expired or is not valid"), "{error}");
+    // (The portal's authorizer refuses it; not being a portal link token, whose expiry the page
+    // can read, it is "no longer valid".)
+    let reason = refused_page(&browser).await;
+    assert_eq!(reason, "invalid");
+    assert!(
+        browser
+            .client
+            .find(Locator::Css("[data-testid=\"sign-in\"]"))
+            .await
+            .expect("the sign-in box")
+            .is_displayed()
+            .await
+            .expect("displayed?"),
+        "the sign-in box stays for a new token"
+    );
     assert_eq!(
         browser
             .eval(
@@ -505,4 +510,359 @@ async fn sign_in_box_friendly_errors_and_escaped_data() {
     assert_eq!(cards_in(&browser, "pending-list").await, 0);
     browser.close().await;
     api.stack.shutdown().await;
+}
+
+/// Waits for the page that says a link was refused, checks its words, and answers its
+/// `data-reason` (`expired` or `invalid`).
+async fn refused_page(browser: &Browser) -> String {
+    let (reason, title) = browser
+        .wait_for("the refused-link page", WAIT, || async {
+            let e = browser
+                .client
+                .find(Locator::Id("link-refused"))
+                .await
+                .ok()?;
+            if !e.is_displayed().await.ok()? {
+                return None;
+            }
+            let reason = e.attr("data-reason").await.ok()??;
+            let title = browser.text("[data-testid=\"link-refused-title\"]").await?;
+            Some((reason, title))
+        })
+        .await;
+    let expected = match reason.as_str() {
+        "expired" => "This link has expired",
+        "invalid" => "This link is no longer valid",
+        other => panic!("data-reason is {other:?}"),
+    };
+    assert_eq!(title, expected);
+    let advice = browser
+        .text("[data-testid=\"link-refused-advice\"]")
+        .await
+        .unwrap_or_default();
+    assert!(
+        advice.contains("Ask your provider for a new link"),
+        "{advice}"
+    );
+    // The list is gone, and so is the token.
+    assert!(!browser
+        .client
+        .find(Locator::Css("[data-testid=\"agreements\"]"))
+        .await
+        .expect("the list's section")
+        .is_displayed()
+        .await
+        .expect("displayed?"));
+    assert_eq!(cards_in(browser, "pending-list").await, 0);
+    assert_eq!(
+        browser
+            .eval(
+                "return sessionStorage.getItem('agreements.portal.token');",
+                vec![]
+            )
+            .await,
+        Value::Null,
+        "a refused token is not kept"
+    );
+    reason
+}
+
+/// Opens a portal URL (`…/portal#token=…`) in the browser as a new page load (from a blank
+/// page: from the portal itself, a new fragment alone would not load the page again).
+async fn open(browser: &Browser, url: &str) {
+    browser
+        .client
+        .goto("about:blank")
+        .await
+        .expect("a blank page");
+    browser.client.goto(url).await.expect("open the link");
+}
+
+async fn click(browser: &Browser, css: &str) {
+    browser
+        .client
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no {css}: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("click {css}: {e}"));
+}
+
+/// The events of an agreement's history (staff's view).
+async fn history(api: &Api, agreement: &str) -> Vec<Value> {
+    let h = api.get(&format!("/agreements/{agreement}/history")).await;
+    assert_eq!(h.status, StatusCode::OK, "{:?}", h.body);
+    h.body["items"].as_array().cloned().unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_e_mailed_link_declines_one_confirms_another_and_refused_links_say_why() {
+    require_chromium();
+    let started = Instant::now();
+    // No authorizer cache: a link revoked while the page is open is refused on its next call.
+    let api = Api::start_with(&[("PortalAuthorizerCacheSeconds", "0".into())]).await;
+    let b = api.basics().await;
+    let account = id(&b.account);
+    let contact = id(&b.contact);
+    let email = b.contact["email"].as_str().unwrap_or_default().to_string();
+    let signer = format!(
+        "{} {}",
+        b.contact["first_name"].as_str().unwrap_or_default(),
+        b.contact["last_name"].as_str().unwrap_or_default()
+    );
+    let second_template = api
+        .create(
+            "/agreement-templates",
+            json!({"name": "Data Protection Addendum", "template_id": "dpa-2024",
+                   "provider_id": id(&b.provider), "document_version": "2024-03",
+                   "effective_date": "2024-03-01", "agreement_link": "https://example.com/dpa.pdf",
+                   "display_inline": false, "portal_instructions": LINK_INSTRUCTIONS}),
+        )
+        .await;
+    let declining = api
+        .create(
+            "/agreements",
+            json!({"template_id": id(&b.template), "account_id": account}),
+        )
+        .await;
+    let confirming = api
+        .create(
+            "/agreements",
+            json!({"template_id": id(&second_template), "account_id": account}),
+        )
+        .await;
+    let declining = id(&declining);
+    let confirming_name = confirming["name"].as_str().unwrap_or_default().to_string();
+    let confirming_version = confirming["document_version"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let confirming = id(&confirming);
+    assert_eq!(confirming_version, "2024-03");
+
+    // Staff send the contact a link; it arrives by e-mail.
+    let link = api
+        .create(
+            &format!("/accounts/{account}/portal-links"),
+            json!({"contact_id": contact, "send": true}),
+        )
+        .await;
+    assert_eq!(link["status"], "active", "{link:?}");
+    assert!(link["sent_at"].is_string(), "sent: {link:?}");
+    assert!(link.get("send_error").is_none(), "{link:?}");
+    let made_url = link["url"].as_str().unwrap_or_default().to_string();
+    assert!(
+        made_url.starts_with(&format!("{}/portal#token=pl1_", api.base)),
+        "{made_url}"
+    );
+    let outbox = api.stack.outbox();
+    assert_eq!(outbox.len(), 1, "{outbox:?}");
+    let mail = &outbox[0];
+    assert_eq!(mail.to, vec![email.clone()]);
+    let url = local_stack::ses::first_url(&mail.text)
+        .unwrap_or_else(|| panic!("no link in the e-mail's text: {}", mail.text))
+        .to_string();
+    assert_eq!(url, made_url, "the e-mail carries the link staff made");
+    assert!(
+        mail.html.contains(&format!("href=\"{url}\"")),
+        "{}",
+        mail.html
+    );
+
+    // The customer follows it and sees both pending agreements.
+    let browser = Browser::start().await;
+    open(&browser, &url).await;
+    browser
+        .wait_for("the two pending agreements", WAIT, || async {
+            (cards_in(&browser, "pending-list").await == 2).then_some(())
+        })
+        .await;
+    assert_eq!(cards_in(&browser, "accepted-list").await, 0);
+    assert!(!exists(&browser, "#link-refused:not([hidden])").await);
+
+    // Declines the first, with a reason.
+    let d = card(&declining);
+    let reason = "Our legal team must review clause 3 <first> & foremost.";
+    assert!(
+        !exists(
+            &browser,
+            &format!("{d} [data-testid=\"decline-form\"]:not([hidden])")
+        )
+        .await
+    );
+    click(&browser, &format!("{d} [data-testid=\"decline-button\"]")).await;
+    browser
+        .client
+        .find(Locator::Css(&format!(
+            "{d} [data-testid=\"decline-reason\"]"
+        )))
+        .await
+        .expect("the reason box")
+        .send_keys(reason)
+        .await
+        .expect("type the reason");
+    click(&browser, &format!("{d} [data-testid=\"decline-submit\"]")).await;
+    let declined_text = browser
+        .wait_for("the agreement shown as declined", WAIT, || async {
+            field(&browser, &d, "declined-on").await
+        })
+        .await;
+    assert!(
+        declined_text.starts_with("You declined this on "),
+        "{declined_text}"
+    );
+    assert_eq!(
+        field(&browser, &d, "status-badge").await.as_deref(),
+        Some("Declined")
+    );
+    assert!(
+        exists(&browser, &format!("[data-testid=\"pending-list\"] {d}")).await,
+        "a declined agreement is still pending"
+    );
+    assert!(!exists(&browser, &format!("{d} [data-testid=\"decline-button\"]")).await);
+    assert!(
+        exists(&browser, &format!("{d} [data-testid=\"confirm-checkbox\"]")).await
+            && exists(&browser, &format!("{d} [data-testid=\"confirm-button\"]")).await,
+        "the customer may still confirm it"
+    );
+    let declined_day = attr(
+        &browser,
+        &format!("{d} [data-testid=\"declined-on\"] time"),
+        "datetime",
+    )
+    .await;
+    let stored = api.get(&format!("/agreements/{declining}")).await;
+    assert_eq!(stored.body["status"], "pending", "{:?}", stored.body);
+    assert!(stored.body["declined_on"].is_string(), "{:?}", stored.body);
+    assert_eq!(declined_day.as_deref(), stored.body["declined_on"].as_str());
+    let events = history(&api, &declining).await;
+    let declined_event = events
+        .iter()
+        .find(|e| e["action"] == "declined")
+        .unwrap_or_else(|| panic!("no declined event: {events:?}"));
+    assert_eq!(
+        declined_event["details"]["reason"], reason,
+        "{declined_event:?}"
+    );
+    assert_eq!(declined_event["actor"]["kind"], "customer");
+    assert_eq!(declined_event["to_status"], "pending");
+
+    // Confirms the second.
+    let c = card(&confirming);
+    click(&browser, &format!("{c} [data-testid=\"confirm-checkbox\"]")).await;
+    click(&browser, &format!("{c} [data-testid=\"confirm-button\"]")).await;
+    browser
+        .wait_for("the confirmed agreement under Accepted", WAIT, || async {
+            let accepted = format!("[data-testid=\"accepted-list\"] {c}");
+            (field(&browser, &accepted, "status-badge").await? == "Accepted").then_some(())
+        })
+        .await;
+    assert_eq!(cards_in(&browser, "pending-list").await, 1);
+    assert!(exists(&browser, &format!("[data-testid=\"pending-list\"] {d}")).await);
+    assert_eq!(
+        api.get(&format!("/agreements/{confirming}")).await.body["status"],
+        "accepted"
+    );
+
+    let screenshot: PathBuf = workspace_root().join("tests/artifacts/portal-declined.png");
+    browser.full_page_screenshot(&screenshot).await;
+    println!("screenshot: {}", screenshot.display());
+
+    // The receipt goes to the signer through the e-mail queue and its worker.
+    let receipt = browser
+        .wait_for("the receipt e-mail", WAIT, || async {
+            api.stack
+                .outbox()
+                .into_iter()
+                .find(|m| m.subject.starts_with("Receipt:"))
+        })
+        .await;
+    assert_eq!(receipt.to, vec![email.clone()]);
+    assert!(
+        receipt.subject.contains(&confirming_name),
+        "{}",
+        receipt.subject
+    );
+    for needle in [
+        confirming_name.as_str(),
+        signer.as_str(),
+        email.as_str(),
+        confirming_version.as_str(),
+        confirming.as_str(),
+    ] {
+        assert!(
+            receipt.text.contains(needle),
+            "the receipt names {needle:?}:\n{}",
+            receipt.text
+        );
+    }
+    assert_eq!(
+        api.stack
+            .outbox()
+            .iter()
+            .filter(|m| m.subject.starts_with("Receipt:"))
+            .count(),
+        1,
+        "one receipt, for the confirmed agreement only"
+    );
+
+    // A link revoked while its page is open: the next call is refused, and the page says so.
+    let second = api
+        .create(
+            &format!("/accounts/{account}/portal-links"),
+            json!({"contact_id": contact, "expires_in_days": 1}),
+        )
+        .await;
+    let second_url = second["url"].as_str().unwrap_or_default().to_string();
+    open(&browser, &second_url).await;
+    browser
+        .wait_for("the agreements through the second link", WAIT, || async {
+            (cards_in(&browser, "accepted-list").await == 1
+                && cards_in(&browser, "pending-list").await == 1)
+                .then_some(())
+        })
+        .await;
+    let revoked = api
+        .post(&format!("/portal-links/{}/revoke", id(&second)), json!({}))
+        .await;
+    assert_eq!(revoked.status, StatusCode::OK, "{:?}", revoked.body);
+    assert_eq!(revoked.body["status"], "revoked");
+    browser.client.refresh().await.expect("reload");
+    assert_eq!(refused_page(&browser).await, "invalid");
+    // And opened afresh from its URL.
+    open(&browser, &second_url).await;
+    assert_eq!(refused_page(&browser).await, "invalid");
+
+    // An expired link. The API cannot make one (a link lives at least a day), and the token's
+    // signature covers its `exp`, so a stored link cannot be aged either. The page reads `exp`
+    // from the token's payload only to choose its words once the API has refused the token; so
+    // this is a well-formed `pl1_` token of a real link, whose payload says it expired an hour
+    // ago, under a signature that is not the stack's: the authorizer refuses it (403) and the
+    // page says the link has expired.
+    let exp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+        - 3600;
+    let payload = json!({"lid": id(&link), "aid": account, "cid": contact, "exp": exp});
+    let expired = format!(
+        "pl1_{}.{}",
+        URL_SAFE_NO_PAD.encode(payload.to_string()),
+        URL_SAFE_NO_PAD.encode("not the stack's signature")
+    );
+    let refused = api
+        .call(Method::GET, "/portal/agreements", Some(&expired), None)
+        .await;
+    assert_eq!(refused.status.as_u16(), 403, "{:?}", refused.body);
+    assert_eq!(refused.body, json!({"message": "Forbidden"}));
+    open(&browser, &format!("{}/portal#token={expired}", api.base)).await;
+    assert_eq!(refused_page(&browser).await, "expired");
+
+    let screenshot: PathBuf = workspace_root().join("tests/artifacts/portal-link-expired.png");
+    browser.full_page_screenshot(&screenshot).await;
+    println!("screenshot: {}", screenshot.display());
+    browser.close().await;
+    api.stack.shutdown().await;
+    println!("portal link journey: {:.1?}", started.elapsed());
 }
