@@ -393,9 +393,12 @@ async fn a_portal_confirmation_is_attested_to_partner_center_through_the_queue()
         let mut last = None;
         for _ in 0..100 {
             let events = history(&api, &id(agreement)).await;
+            // The attestation's outcome (the receipt e-mail may land before or after it).
             last = events
-                .last()
-                .map(|e| e["action"].as_str().unwrap_or_default().to_string());
+                .iter()
+                .rev()
+                .map(|e| e["action"].as_str().unwrap_or_default().to_string())
+                .find(|a| a == "attested" || a == "attestation_failed");
             if matches!(
                 last.as_deref(),
                 Some("attested") | Some("attestation_failed")
