@@ -83,11 +83,7 @@ pub async fn handle_batch(
 
 async fn handle_message(notifier: Notifier<'_>, pace: &Pace, record: &SqsMessage) -> Outcome {
     let message_id = record.message_id.as_deref().unwrap_or("");
-    let receives: u32 = record
-        .attributes
-        .get("ApproximateReceiveCount")
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(1);
+    let receives = super::sqs::receive_count(record);
     let span = tracing::info_span!("email_message", message_id, receives);
     async {
         let parsed = NoticeMessage::parse(record.body.as_deref().unwrap_or(""))

@@ -47,6 +47,15 @@ pub async fn handle_batch<C: ProviderConnector>(
     response
 }
 
+/// How often SQS has delivered the message (1 on its first delivery).
+pub fn receive_count(record: &SqsMessage) -> u32 {
+    record
+        .attributes
+        .get("ApproximateReceiveCount")
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(1)
+}
+
 /// true when the message is done with (processed, or a duplicate of processed work).
 async fn handle_message<C: ProviderConnector>(
     ctx: &AppContext,
@@ -56,11 +65,7 @@ async fn handle_message<C: ProviderConnector>(
     record: &SqsMessage,
 ) -> bool {
     let message_id = record.message_id.as_deref().unwrap_or("");
-    let receives: u32 = record
-        .attributes
-        .get("ApproximateReceiveCount")
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(1);
+    let receives = receive_count(record);
     let span = tracing::info_span!("sqs_message", message_id, receives);
     async {
         let Some(queue) = queue else {
