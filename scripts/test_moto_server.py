@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
-"""Checks that moto_server's read changes (partition_queries, cheap_reads) change no answer of
-moto's, only its cost.
+"""Checks that moto_server's changes (partition_queries, cheap_reads, cheap_transactions) change
+no answer of moto's, only its cost.
 
 A table of several partitions, whose items hold every kind of attribute value, is read page by
 page with a spread of Queries (forward and backward, key conditions, filters, projections of
 top-level, nested and indexed names, small and large pages), and by Scan and GetItem, first by
 moto as it ships and then with the changes on; every answer's body, as sent over the wire,
-must be the same.
+must be the same. A run of transactions (applied, cancelled by a condition, with ALL_OLD, naming
+an item twice) must leave the same answers, the same table and the same stream records.
 
     .venv/bin/python scripts/test_moto_server.py
 """
@@ -156,9 +157,81 @@ def create_table(client, name):
     )
 
 
+def transactions(client, streams, table):
+    """A run of TransactWriteItems: each answer (or error and its reasons), then the table and
+    its stream records."""
+    client.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"},
+                   {"AttributeName": "SK", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": "PK", "AttributeType": "S"},
+                              {"AttributeName": "SK", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )
+
+    def key(name):
+        return {"PK": {"S": "P"}, "SK": {"S": name}}
+
+    def put(name, n, condition=None):
+        op = {"TableName": table, "Item": {**key(name), "n": {"N": str(n)}}}
+        if condition:
+            op["ConditionExpression"] = condition
+        return {"Put": op}
+
+    def add(name, n, condition=None, all_old=False):
+        op = {"TableName": table, "Key": key(name), "UpdateExpression": "ADD n :n",
+              "ExpressionAttributeValues": {":n": {"N": str(n)}}}
+        if condition:
+            op["ConditionExpression"] = condition
+        if all_old:
+            op["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+        return {"Update": op}
+
+    def delete(name):
+        return {"Delete": {"TableName": table, "Key": key(name)}}
+
+    def check(name, condition):
+        return {"ConditionCheck": {"TableName": table, "Key": key(name),
+                                   "ConditionExpression": condition}}
+
+    runs = [
+        [put("a", 1), put("b", 2), put("c", 3)],
+        [add("a", 10), delete("b"), check("c", "attribute_exists(PK)")],
+        # Cancelled by the last action: the writes before it must be undone.
+        [put("d", 4), add("a", 5), delete("c"), check("zz", "attribute_exists(PK)")],
+        # Cancelled by the first, with the item's old image in the reasons.
+        [add("a", 1, "n < :n", all_old=True), put("e", 5), add("new", 7)],
+        [put("f", 6, "attribute_not_exists(PK)"), add("f", 1)],
+        [put("g", 7), add("g", 1, "attribute_exists(PK)")],
+        [add("h", 1), put("i", 100), check("a", "n = :one")],
+    ]
+    outcomes = []
+    for actions in runs:
+        for action in actions:
+            op = next(iter(action.values()))
+            if "n = :one" in op.get("ConditionExpression", ""):
+                op["ExpressionAttributeValues"] = {":one": {"N": "1"}}
+        try:
+            client.transact_write_items(TransactItems=actions)
+            outcomes.append("ok")
+        except client.exceptions.ClientError as e:
+            outcomes.append((e.response["Error"]["Code"], e.response.get("CancellationReasons")))
+    items = sorted(client.scan(TableName=table)["Items"], key=lambda i: i["SK"]["S"])
+    arn = client.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard,
+                                          ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    records = [(r["eventName"], r["dynamodb"].get("OldImage"), r["dynamodb"].get("NewImage"))
+               for r in streams.get_records(ShardIterator=iterator)["Records"]]
+    return outcomes, items, records
+
+
 @mock_aws
 def main() -> None:
     client = boto3.client("dynamodb", region_name="us-east-1")
+    streams = boto3.client("dynamodbstreams", region_name="us-east-1")
+    shipped_transactions = transactions(client, streams, "tx1")
     create_table(client, "t")
     rng = random.Random(7)
     for i in range(200):
@@ -191,6 +264,13 @@ def main() -> None:
         client.put_item(TableName="t", Item=item)
     moto_server.partition_queries()
     moto_server.cheap_reads()
+    moto_server.cheap_transactions()
+    patched_transactions = transactions(client, streams, "tx2")
+    for n, (a, b) in enumerate(zip(shipped_transactions, patched_transactions)):
+        assert a == b, f"transactions: {['answers', 'table', 'stream'][n]} differ:\n{a}\n{b}"
+    outcomes, items, records = patched_transactions
+    assert outcomes.count("ok") == 2 and len(records) == 5, (outcomes, records)
+    assert sum(1 for o in outcomes if o[0] == "TransactionCanceledException") == 3, outcomes
     # Tables created from here on hold their partitions in moto_server's partition type.
     create_table(client, "u")
     for item in client.scan(TableName="t")["Items"]:
@@ -216,6 +296,9 @@ def main() -> None:
         assert a == b, f"page {n} differs:\n{str(a)[:400]}\n{str(b)[:400]}"
     print(f"moto_server.partition_queries, cheap_reads: {len(patched_bodies)} answers "
           "(Query and Scan pages, GetItems), all equal to moto's own on the wire")
+    print(f"moto_server.cheap_transactions: {len(outcomes)} transactions ({outcomes.count('ok')} "
+          f"applied), the table ({len(items)} items) and its {len(records)} stream records "
+          "equal to moto's own")
 
 
 if __name__ == "__main__":

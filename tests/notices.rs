@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
 use integration_tests::api::{customer_token, id, Api};
 use integration_tests::{dynamodb, sqs, unique};
 use local_stack::ses::OutboxEntry;
@@ -503,4 +504,287 @@ async fn links_reminders_and_declines_refuse_bad_input_and_change_nothing() {
         "no token in lists"
     );
     assert!(listed.iter().any(|l| l["status"] == "revoked"));
+}
+
+/// A step whose sender fails before SES is asked (here the contact's Query meets a 500) was
+/// certainly not sent: it is given back, and the next attempt sends it, rather than finding it
+/// held by a sender that went away and recording it as failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_that_fails_before_ses_is_asked_is_sent_on_the_next_attempt() {
+    use integration_tests::faults::{Fault, FaultProxy};
+    use shared::email::{Mailer, SenderAddress};
+    use shared::model::{Id, LinkKey};
+    use shared::services::notices::{Delivery, Notifier, RetryLater};
+    use shared::store::{CursorSigner, Store};
+
+    let api = Api::start().await;
+    let b = api.basics().await;
+    let (account, _, email) = customer(&api, "Before the send").await;
+    let agreement = id(&api
+        .create(
+            "/agreements",
+            json!({"template_id": id(&b.template), "account_id": account}),
+        )
+        .await);
+    let proxy = FaultProxy::start(11).await;
+    let store = Store::new(
+        shared::config::dynamodb_client(&proxy.sdk_config_without_retries().await),
+        api.stack.table_name(),
+        CursorSigner::new(b"notices test: cursors are never used").expect("signer"),
+    );
+    let ses = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "test", "test", None, None, "tests",
+        ))
+        .endpoint_url(api.stack.ses_endpoint())
+        .load()
+        .await;
+    let settings = shared::config::EmailSettings {
+        mailer: Mailer::new(
+            &ses,
+            SenderAddress::parse("Agreements <agreements@agreements.local>").expect("sender"),
+        ),
+        portal_url: Some(format!("{}/portal", api.base)),
+        per_second: 100.0,
+    };
+    let key = LinkKey::new(&[7u8; 32]).expect("key");
+    let notifier = Notifier {
+        store: &store,
+        email: &settings,
+        key: &key,
+        portal_url: &format!("{}/portal", api.base),
+    };
+    let agreement_id = Id::parse(&agreement).expect("id");
+
+    proxy.fault_next("Query", Fault::ServerError, 1);
+    let first = notifier
+        .deliver(&agreement_id, &NoticeStep::Link, None)
+        .await;
+    assert!(matches!(first, Err(RetryLater::BeforeSend(_))), "{first:?}");
+    assert!(api.stack.outbox().iter().all(|e| to(e) != email));
+
+    let second = notifier
+        .deliver(&agreement_id, &NoticeStep::Link, None)
+        .await;
+    assert!(
+        matches!(&second, Ok(Delivery::Sent { to, .. }) if *to == email),
+        "{second:?}"
+    );
+    let third = notifier
+        .deliver(&agreement_id, &NoticeStep::Link, None)
+        .await;
+    assert!(matches!(third, Ok(Delivery::AlreadyTaken)), "{third:?}");
+    let sent: Vec<_> = api
+        .stack
+        .outbox()
+        .into_iter()
+        .filter(|e| to(e) == email)
+        .collect();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let actions = history_actions(&api, &agreement).await;
+    assert_eq!(
+        actions.iter().filter(|a| *a == "link_sent").count(),
+        1,
+        "{actions:?}"
+    );
+    assert!(!actions.iter().any(|a| a == "notice_failed"), "{actions:?}");
+}
+
+/// Bulk onboarding at scale: `NOTIFY_AGREEMENTS` accounts (10,000 unless set), each with its
+/// primary contact and a provider account, written straight to the stack's table; one
+/// `create-agreements {"notify": true}` job; then every e-mail read back from the outbox.
+/// Passes when the job created N agreements, its counts say N sent and 0 failed, and the
+/// outbox holds exactly one link e-mail per contact. Prints the times (docs/benchmarks.md).
+///
+/// `cargo test -p integration-tests --test notices -- --ignored --nocapture notify_at_scale`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a run of several minutes at 10,000 agreements (docs/benchmarks.md), not a check of `make test`"]
+async fn notify_at_scale() {
+    use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+    use shared::model::{Account, Contact, NewAccount, NewContact, NewProviderAccount};
+    use shared::model::{Instant as At, ProviderAccount};
+    use shared::store::to_item;
+
+    let n: usize = std::env::var("NOTIFY_AGREEMENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let rate = std::env::var("NOTIFY_SEND_RATE").unwrap_or_else(|_| "1000".into());
+    // The template's visibility timeout (360 s, six times the sender's timeout): a batch still
+    // sending is not handed to a second sender.
+    let api = Api::start_with_visibility(&[("EmailSendRate", rate.clone())], 360).await;
+    let b = api.basics().await;
+    let provider = id(&b.provider);
+    let template = id(&b.template);
+    let ctx = AppContext::with_client(
+        dynamodb().await,
+        api.stack.table_name().to_string(),
+        b"notify-at-scale: cursors are never used",
+    )
+    .expect("context");
+
+    let seeding = Instant::now();
+    let provider_id = shared::model::Id::parse(&provider).expect("provider id");
+    let mut expected = HashMap::new();
+    let mut items = Vec::with_capacity(3 * n);
+    for i in 0..n {
+        let now = At::now();
+        let account = Account::create(
+            NewAccount {
+                name: format!("Customer {i:05}"),
+                email_domain: None,
+            },
+            now,
+        )
+        .expect("account");
+        let email = format!("signer-{i:05}@customer{i:05}.example");
+        let contact = Contact::create(
+            account.id.clone(),
+            NewContact {
+                first_name: "Pat".into(),
+                last_name: format!("Customer {i:05}"),
+                email: email.clone(),
+                phone: None,
+            },
+            now,
+        )
+        .expect("contact");
+        let pa = ProviderAccount::create(
+            provider_id.clone(),
+            account.id.clone(),
+            &NewProviderAccount {
+                provider_specific_id: format!("tenant-{i:05}"),
+                name: format!("Customer {i:05}"),
+                ..NewProviderAccount::default()
+            },
+            now,
+        )
+        .expect("provider account");
+        items.push(to_item(&account).expect("account item"));
+        items.push(to_item(&contact).expect("contact item"));
+        items.push(to_item(&pa).expect("provider account item"));
+        expected.insert(email, account.id.to_string());
+    }
+    let client = dynamodb().await;
+    let table = api.stack.table_name().to_string();
+    let batches: Vec<Vec<_>> = items.chunks(25).map(<[_]>::to_vec).collect();
+    futures::stream::iter(batches)
+        .map(|batch| {
+            let client = client.clone();
+            let table = table.clone();
+            async move {
+                let mut pending: Vec<WriteRequest> = batch
+                    .into_iter()
+                    .map(|item| {
+                        WriteRequest::builder()
+                            .put_request(
+                                PutRequest::builder()
+                                    .set_item(Some(item))
+                                    .build()
+                                    .expect("put request"),
+                            )
+                            .build()
+                    })
+                    .collect();
+                for _ in 0..10 {
+                    let out = client
+                        .batch_write_item()
+                        .request_items(&table, pending)
+                        .send()
+                        .await
+                        .expect("BatchWriteItem");
+                    pending = out
+                        .unprocessed_items
+                        .and_then(|mut u| u.remove(&table))
+                        .unwrap_or_default();
+                    if pending.is_empty() {
+                        return;
+                    }
+                }
+                panic!("BatchWriteItem left items unprocessed ten times");
+            }
+        })
+        .buffer_unordered(4)
+        .collect::<Vec<()>>()
+        .await;
+    ctx.store
+        .add_provider_accounts(&provider_id, n as u64)
+        .await
+        .expect("count provider accounts");
+    println!(
+        "seeded {n} accounts with a contact and a provider account in {:.1} s",
+        seeding.elapsed().as_secs_f64()
+    );
+
+    let started = Instant::now();
+    let queued = api
+        .post(
+            &format!("/agreement-templates/{template}/create-agreements"),
+            json!({"notify": true}),
+        )
+        .await;
+    assert_eq!(queued.status, StatusCode::ACCEPTED, "{:?}", queued.body);
+    let job_id = queued.body["job_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let deadline = Instant::now() + Duration::from_secs(60 * 60);
+    let mut created_after = None;
+    let mut last_print = Instant::now();
+    let job = loop {
+        let j = api.get(&format!("/bulk-jobs/{job_id}")).await.body;
+        let sent = j["emails"]["sent"].as_u64().unwrap_or(0);
+        let failed = j["emails"]["failed"].as_u64().unwrap_or(0);
+        if created_after.is_none() && (j["status"] == "completed" || j["status"] == "failed") {
+            created_after = Some(started.elapsed());
+            println!(
+                "job {} after {:.1} s: {} created; e-mails so far {sent} sent, {failed} failed",
+                j["status"],
+                started.elapsed().as_secs_f64(),
+                j["created"]
+            );
+            assert_eq!(j["status"], "completed", "{j:?}");
+        }
+        if created_after.is_some() && sent + failed >= n as u64 {
+            break j;
+        }
+        if last_print.elapsed() > Duration::from_secs(15) {
+            println!(
+                "  {:.0} s: {} created, {sent} sent, {failed} failed",
+                started.elapsed().as_secs_f64(),
+                j["created"]
+            );
+            last_print = Instant::now();
+        }
+        assert!(Instant::now() < deadline, "not done within an hour: {j:?}");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    };
+    let all_sent = started.elapsed();
+    assert_eq!(job["created"], n as u64, "{job:?}");
+    assert_eq!(job["emails"], json!({"sent": n, "failed": 0}), "{job:?}");
+    // Anything still in flight would show as a second e-mail to someone.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let outbox = api.stack.outbox();
+    let mut per_recipient: HashMap<&str, usize> = HashMap::new();
+    for e in &outbox {
+        *per_recipient.entry(to(e)).or_default() += 1;
+    }
+    let twice = per_recipient.values().filter(|c| **c > 1).count();
+    assert_eq!(outbox.len(), n, "e-mails in the outbox");
+    assert_eq!(twice, 0, "recipients e-mailed more than once");
+    assert_eq!(per_recipient.len(), n);
+    assert!(per_recipient.keys().all(|r| expected.contains_key(*r)));
+    let created = created_after.unwrap_or_default().as_secs_f64();
+    let total = all_sent.as_secs_f64();
+    println!(
+        "notify at {n} (EmailSendRate {rate}): job completed in {created:.1} s ({:.0} agreements/s); \
+         all {n} e-mails recorded after {total:.1} s ({:.0} e-mails/s overall); \
+         outbox {} e-mails, {} recipients, {twice} e-mailed twice; job emails {}",
+        n as f64 / created.max(0.001),
+        n as f64 / total.max(0.001),
+        outbox.len(),
+        per_recipient.len(),
+        job["emails"]
+    );
 }

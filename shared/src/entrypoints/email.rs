@@ -6,6 +6,7 @@
 //! after its receives; on its last receive a step that still could not be sent is recorded as
 //! failed (and counted on its job), so a job's e-mail counts always add up.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
@@ -23,7 +24,8 @@ use crate::services::notices::{Delivery, Notifier, RetryLater};
 /// The e-mail queue's maxReceiveCount (template.yaml): on that receive a step is given up.
 pub const MAX_RECEIVES: u32 = 5;
 
-/// Paces sends: one every `interval`, across the invocations of an instance.
+/// Paces sends: one every `interval`, across the invocations of an instance. A send waits for
+/// its slot; slots are handed out in the order sends ask for them.
 pub struct Pace {
     interval: Duration,
     next: Mutex<Option<Clock>>,
@@ -55,23 +57,24 @@ enum Outcome {
     Failed,
 }
 
-/// Sends a batch's e-mails one after another at the pace; reports the ones to retry.
+/// Sends a batch's e-mails side by side, each in its slot of the pace (so the instance keeps
+/// its share of the rate however long SES and the table take to answer); reports the ones to
+/// retry. Once SES does not send one, every message whose slot has not come yet backs off.
 pub async fn handle_batch(
     notifier: Notifier<'_>,
     pace: &Pace,
     event: SqsEvent,
 ) -> SqsBatchResponse {
+    let backing_off = AtomicBool::new(false);
+    let outcomes = futures::future::join_all(
+        event
+            .records
+            .iter()
+            .map(|record| handle_message(notifier, pace, &backing_off, record)),
+    )
+    .await;
     let mut response = SqsBatchResponse::default();
-    let mut backing_off = false;
-    for record in &event.records {
-        let outcome = if backing_off {
-            Outcome::BackOff
-        } else {
-            handle_message(notifier, pace, record).await
-        };
-        if matches!(outcome, Outcome::BackOff) {
-            backing_off = true;
-        }
+    for (record, outcome) in event.records.iter().zip(outcomes) {
         if !matches!(outcome, Outcome::Done) {
             let mut failure = BatchItemFailure::default();
             failure.item_identifier = record.message_id.clone().unwrap_or_default();
@@ -81,7 +84,12 @@ pub async fn handle_batch(
     response
 }
 
-async fn handle_message(notifier: Notifier<'_>, pace: &Pace, record: &SqsMessage) -> Outcome {
+async fn handle_message(
+    notifier: Notifier<'_>,
+    pace: &Pace,
+    backing_off: &AtomicBool,
+    record: &SqsMessage,
+) -> Outcome {
     let message_id = record.message_id.as_deref().unwrap_or("");
     let receives = super::sqs::receive_count(record);
     let span = tracing::info_span!("email_message", message_id, receives);
@@ -105,6 +113,9 @@ async fn handle_message(notifier: Notifier<'_>, pace: &Pace, record: &SqsMessage
             }
         };
         pace.wait().await;
+        if backing_off.load(Ordering::Relaxed) {
+            return Outcome::BackOff;
+        }
         match notifier.deliver(&agreement, &step, job.as_ref()).await {
             Ok(delivery) => {
                 if let Delivery::NotWanted(why) = &delivery {
@@ -122,6 +133,7 @@ async fn handle_message(notifier: Notifier<'_>, pace: &Pace, record: &SqsMessage
             }
             Err(e @ RetryLater::NotSent(_)) => {
                 tracing::warn!(error = %Chain(&e), "SES did not send; backing off");
+                backing_off.store(true, Ordering::Relaxed);
                 Outcome::BackOff
             }
             Err(e) => {
@@ -156,4 +168,26 @@ pub async fn serve_email_sender() -> Result<(), lambda_runtime::Error> {
         Ok::<_, std::convert::Infallible>(handle_batch(notifier, pace, event.payload).await)
     }))
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn sends_waiting_side_by_side_get_slots_one_interval_apart() {
+        let pace = Pace::per_second(10.0);
+        let start = Clock::now();
+        let slots = futures::future::join_all((0..5).map(|_| async {
+            pace.wait().await;
+            (Clock::now() - start).as_millis()
+        }))
+        .await;
+        assert_eq!(slots, [0, 100, 200, 300, 400]);
+        // A send asking after the last slot has passed goes at once, not a slot later.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let asked = Clock::now();
+        pace.wait().await;
+        assert_eq!(Clock::now(), asked);
+    }
 }

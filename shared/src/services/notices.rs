@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 
 use crate::config::EmailSettings;
-use crate::email::render::{self, AgreementLine, LinkMail, ReceiptMail};
+use crate::email::render::{self, AgreementLine, LinkMail, ReceiptMail, Rendered};
 use crate::email::SendError;
 use crate::error::{ServiceError, ServiceResult};
 use crate::model::{
@@ -61,6 +61,9 @@ pub enum RetryLater {
     InProgress,
     #[error("SES did not send it: {0}")]
     NotSent(#[source] SendError),
+    /// Failed before SES was asked (reading the contact, writing the link): certainly not sent.
+    #[error("not sent: {0}")]
+    BeforeSend(#[source] Box<RetryLater>),
     #[error("the table could not be read or written")]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -109,10 +112,10 @@ impl Notifier<'_> {
         }
         match self.send_claimed(&agreement, step, &claim, job_id).await {
             Ok(delivery) => Ok(delivery),
-            Err(RetryLater::NotSent(e)) => {
+            Err(e @ (RetryLater::NotSent(_) | RetryLater::BeforeSend(_))) => {
                 // Certainly not sent: give the step back for the next attempt.
                 store.release_notice(agreement_id, step, &claim).await?;
-                Err(RetryLater::NotSent(e))
+                Err(e)
             }
             Err(e) => Err(e),
         }
@@ -144,13 +147,13 @@ impl Notifier<'_> {
         }
     }
 
-    async fn send_claimed(
+    /// What a step sends, to whom: reads the contact, account and template and, for a link or
+    /// reminder, writes the portal link the e-mail carries. `None`: no one to send to.
+    async fn prepare(
         &self,
         agreement: &Agreement,
         step: &NoticeStep,
-        claim: &str,
-        job_id: Option<&Id>,
-    ) -> Result<Delivery, RetryLater> {
+    ) -> Result<Option<(Contact, Rendered, Option<PortalLink>)>, RetryLater> {
         let store = self.store;
         let contact = match step {
             NoticeStep::Receipt(_) => match &agreement.signed_by {
@@ -160,10 +163,7 @@ impl Notifier<'_> {
             _ => store.primary_contact(&agreement.account_id).await?,
         };
         let Some(contact) = contact else {
-            let reason = "the account has no contact to e-mail";
-            self.record_failure(agreement, step, claim, None, reason, job_id)
-                .await?;
-            return Ok(Delivery::Failed(reason.into()));
+            return Ok(None);
         };
         let account: Option<Account> = store.by_id(&agreement.account_id).await?;
         let account_name = account.map(|a| a.name).unwrap_or_default();
@@ -211,6 +211,26 @@ impl Notifier<'_> {
                 (mail, Some(link))
             }
         };
+        Ok(Some((contact, mail, link)))
+    }
+
+    async fn send_claimed(
+        &self,
+        agreement: &Agreement,
+        step: &NoticeStep,
+        claim: &str,
+        job_id: Option<&Id>,
+    ) -> Result<Delivery, RetryLater> {
+        let prepared = self
+            .prepare(agreement, step)
+            .await
+            .map_err(|e| RetryLater::BeforeSend(Box::new(e)))?;
+        let Some((contact, mail, link)) = prepared else {
+            let reason = "the account has no contact to e-mail";
+            self.record_failure(agreement, step, claim, None, reason, job_id)
+                .await?;
+            return Ok(Delivery::Failed(reason.into()));
+        };
         match self.email.mailer.send(&contact.email, &mail).await {
             Ok(message_id) => {
                 let at = Instant::now();
@@ -227,7 +247,7 @@ impl Notifier<'_> {
                     message_id: message_id.clone(),
                 };
                 let event = event(agreement, step.action(), details, at);
-                store
+                self.store
                     .finish_notice(
                         agreement,
                         step,
@@ -372,7 +392,14 @@ pub async fn remind_now(
         )));
     }
     let step = NoticeStep::Manual(Id::generate());
-    match notifier.deliver(&id, &step, None).await {
+    let delivered = notifier
+        .deliver(&id, &step, None)
+        .await
+        .map_err(|e| match e {
+            RetryLater::BeforeSend(cause) => *cause,
+            e => e,
+        });
+    match delivered {
         Ok(Delivery::Failed(reason)) => Err(ServiceError::EmailFailed {
             detail: "the e-mail was not sent (see the agreement's history)".into(),
             source: SendError::Rejected(reason),
@@ -386,6 +413,7 @@ pub async fn remind_now(
         Err(RetryLater::Store(e)) => Err(e.into()),
         Err(RetryLater::Service(e)) => Err(e),
         Err(RetryLater::InProgress) => Err(ServiceError::conflict("a reminder is being sent")),
+        Err(e @ RetryLater::BeforeSend(_)) => Err(ServiceError::internal(e.to_string())),
     }
 }
 
