@@ -31,6 +31,7 @@
 //! faults and dispatch), `token` (the Entra ID token endpoint), `customers` (the customer and
 //! agreement endpoints) and `seed` (the demo customers). Its HTTP loop is the local stack's.
 
+mod attestations;
 mod customers;
 mod routes;
 mod seed;
@@ -48,6 +49,7 @@ use tokio::task::JoinHandle;
 use local_stack::server::{self, ShutdownTrigger};
 use state::{lock, Customer, Injection, Shared, State};
 
+pub use attestations::{ATTESTATION_EXPIRED, ATTESTATION_NOT_ACCEPTED, ATTESTATION_NOT_FOUND};
 pub use state::{Fault, RecordedRequest};
 
 /// The partner tenant the fake's token endpoint serves.
@@ -250,6 +252,36 @@ impl FakePartnerCenter {
     /// The `expires_in` of tokens issued from now on.
     pub fn set_token_lifetime(&self, lifetime: Duration) {
         lock(&self.state).token_lifetime = lifetime;
+    }
+
+    /// The enhanced attestations created so far, oldest first, as `GET` answers them.
+    pub fn attestations(&self) -> Vec<Value> {
+        let state = lock(&self.state);
+        state
+            .attestations
+            .iter()
+            .map(|a| {
+                let mut body = a.request.clone();
+                body.insert("attestationId".into(), json!(a.id));
+                Value::Object(body)
+            })
+            .collect()
+    }
+
+    /// The customer accepts in Microsoft's page (as `POST /_fake/attestations/{id}/accept`).
+    /// False when there is no such attestation or its link expired.
+    pub fn accept_attestation(&self, id: &str) -> bool {
+        attestations::set_stage(&self.state, id, "accept")
+    }
+
+    /// The link expires (as `POST /_fake/attestations/{id}/expire`). False if no such one.
+    pub fn expire_attestation(&self, id: &str) -> bool {
+        attestations::set_stage(&self.state, id, "expire")
+    }
+
+    /// How long after the customer's acceptance the status shows it (default none).
+    pub fn set_acceptance_lag(&self, lag: Duration) {
+        lock(&self.state).acceptance_lag = lag;
     }
 
     /// Stops the server and waits for it.

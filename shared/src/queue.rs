@@ -168,7 +168,11 @@ impl BulkQueue {
     }
 
     /// Sends `message` to be delivered after `delay_seconds` (SQS allows at most 900).
-    pub async fn send_after(&self, message: &JobMessage, delay_seconds: u32) -> Result<(), SendError> {
+    pub async fn send_after(
+        &self,
+        message: &JobMessage,
+        delay_seconds: u32,
+    ) -> Result<(), SendError> {
         let body = serde_json::to_string(message).map_err(|e| SendError(Box::new(e)))?;
         let mut request = self
             .client

@@ -136,7 +136,8 @@ pub fn language(field: &str, value: &str) -> Result<String, ServiceError> {
     let mut parts = v.split('-');
     let primary = parts.next().unwrap_or_default();
     let subtags: Vec<&str> = parts.collect();
-    let primary_ok = (2..=3).contains(&primary.len()) && primary.chars().all(|c| c.is_ascii_alphabetic());
+    let primary_ok =
+        (2..=3).contains(&primary.len()) && primary.chars().all(|c| c.is_ascii_alphabetic());
     let subtags_ok = subtags.len() <= 4
         && subtags
             .iter()
@@ -221,8 +222,20 @@ mod tests {
         }
         assert_eq!(language("l", "en").ok().as_deref(), Some("en"));
         assert_eq!(language("l", "EN_us").ok().as_deref(), Some("en-US"));
-        assert_eq!(language("l", "zh-hant-tw").ok().as_deref(), Some("zh-Hant-TW"));
-        for bad in ["", "e", "english", "en-", "en--US", "en-US-toolongsubtag", "1n", "en US"] {
+        assert_eq!(
+            language("l", "zh-hant-tw").ok().as_deref(),
+            Some("zh-Hant-TW")
+        );
+        for bad in [
+            "",
+            "e",
+            "english",
+            "en-",
+            "en--US",
+            "en-US-toolongsubtag",
+            "1n",
+            "en US",
+        ] {
             assert!(language("l", bad).is_err(), "{bad}");
         }
     }

@@ -135,7 +135,15 @@ pub async fn start_for_staff<C: ProviderConnector>(
                 ))
             })?,
     };
-    start(store, connector, follow, Actor::of(caller), agreement, contact).await
+    start(
+        store,
+        connector,
+        follow,
+        Actor::of(caller),
+        agreement,
+        contact,
+    )
+    .await
 }
 
 /// Starts the attestation of a pending agreement for `contact`, or answers the live one.
@@ -226,7 +234,13 @@ pub async fn start<C: ProviderConnector>(
         event.details = Some(started_details(&attestation, &contact));
         match store.update_agreement(&next, current.version, &event).await {
             Ok(()) => {
-                schedule(follow, &next.id, &attestation.attestation_id, attestation.check).await;
+                schedule(
+                    follow,
+                    &next.id,
+                    &attestation.attestation_id,
+                    attestation.check,
+                )
+                .await;
                 tracing::info!(agreement_id = %next.id, attestation_id = %attestation.attestation_id, "enhanced attestation started");
                 return Ok(attestation);
             }
@@ -326,10 +340,19 @@ async fn rearm_if_stale(
     rearmed.checked_at = Some(Instant::now());
     next.attestation = Some(rearmed.clone());
     next.version += 1;
-    match store.update_agreement_quietly(&next, agreement.version).await {
+    match store
+        .update_agreement_quietly(&next, agreement.version)
+        .await
+    {
         Ok(()) => {
             tracing::warn!(agreement_id = %agreement.id, check = rearmed.check, "the attestation's checks had stopped; re-armed");
-            schedule(follow, &agreement.id, &rearmed.attestation_id, rearmed.check).await;
+            schedule(
+                follow,
+                &agreement.id,
+                &rearmed.attestation_id,
+                rearmed.check,
+            )
+            .await;
             rearmed
         }
         Err(e) => {
@@ -403,13 +426,24 @@ async fn check<C: ProviderConnector>(
     next_check: Option<u64>,
 ) -> ServiceResult<Checked> {
     let now = Instant::now();
-    let remote = match connector.attestation_state(&attestation.attestation_id).await {
+    let remote = match connector
+        .attestation_state(&attestation.attestation_id)
+        .await
+    {
         Ok(r) => r,
         Err(ConnectorError::Refused { code, detail }) => {
             return fail(store, agreement, attestation, &code, &detail, next_check).await
         }
         Err(ConnectorError::Malformed(detail)) => {
-            return fail(store, agreement, attestation, "unreadable", &detail, next_check).await
+            return fail(
+                store,
+                agreement,
+                attestation,
+                "unreadable",
+                &detail,
+                next_check,
+            )
+            .await
         }
         Err(e) => return Err(e.into()),
     };
@@ -461,7 +495,16 @@ async fn check<C: ProviderConnector>(
             .await
         }
         RemoteAttestationState::CustomerAccepted | RemoteAttestationState::AgreementCreated => {
-            finish(store, connector, follow, agreement, attestation, &remote, next_check).await
+            finish(
+                store,
+                connector,
+                follow,
+                agreement,
+                attestation,
+                &remote,
+                next_check,
+            )
+            .await
         }
     }
 }
@@ -472,7 +515,8 @@ fn deadline(attestation: &AgreementAttestation, check_secs: u32) -> Instant {
     let expiry = attestation
         .expires_at
         .unwrap_or_else(|| attestation.started_at.plus_days(7));
-    let base = Instant::from_unix_secs(expiry.unix_secs() + i64::from(check_secs)).unwrap_or(expiry);
+    let base =
+        Instant::from_unix_secs(expiry.unix_secs() + i64::from(check_secs)).unwrap_or(expiry);
     if attestation.status == AttestationStatus::CustomerAccepted {
         base.plus_days(ACCEPTED_GRACE_DAYS)
     } else {
@@ -583,7 +627,10 @@ async fn expire(
         // Accepted, but Partner Center never created the agreement in time: visible to staff.
         (HistoryAction::AttestationFailed, AttestationStatus::Failed)
     } else {
-        (HistoryAction::AttestationExpired, AttestationStatus::LinkExpired)
+        (
+            HistoryAction::AttestationExpired,
+            AttestationStatus::LinkExpired,
+        )
     };
     record(
         store,
@@ -639,7 +686,15 @@ async fn finish<C: ProviderConnector>(
             return fail(store, agreement, attestation, &code, &detail, next_check).await
         }
         Err(ConnectorError::Malformed(detail)) => {
-            return fail(store, agreement, attestation, "unreadable", &detail, next_check).await
+            return fail(
+                store,
+                agreement,
+                attestation,
+                "unreadable",
+                &detail,
+                next_check,
+            )
+            .await
         }
         Err(e) => {
             // Accepted at Microsoft, not created yet: shown as such, and tried again by the
@@ -660,7 +715,17 @@ async fn finish<C: ProviderConnector>(
             .await;
         }
     };
-    accept_locally(store, follow, agreement, attestation, remote, &tenant, &contact, &held).await
+    accept_locally(
+        store,
+        follow,
+        agreement,
+        attestation,
+        remote,
+        &tenant,
+        &contact,
+        &held,
+    )
+    .await
 }
 
 /// The evidence of an acceptance through Microsoft, for the `accepted` event.
@@ -915,7 +980,13 @@ pub async fn after_provisioning(follow: Follow<'_>, agreement: &Agreement) {
     let Some(attestation) = &agreement.attestation else {
         return;
     };
-    schedule(follow, &agreement.id, &attestation.attestation_id, attestation.check).await;
+    schedule(
+        follow,
+        &agreement.id,
+        &attestation.attestation_id,
+        attestation.check,
+    )
+    .await;
     if let Some(emails) = follow.emails {
         let message = NoticeMessage::new(agreement.id.as_str(), &NoticeStep::Link, None);
         if let Err(e) = emails.send_all(&[message]).await {

@@ -298,7 +298,10 @@ impl PartnerCenterClient {
             (&start.country, "the country is missing"),
             (&start.language, "the language is missing"),
             (&start.company_name, "the company name is missing"),
-            (&signatory.first_name, "the signatory's first name is missing"),
+            (
+                &signatory.first_name,
+                "the signatory's first name is missing",
+            ),
             (&signatory.last_name, "the signatory's last name is missing"),
             (&signatory.email, "the signatory's e-mail is missing"),
         ] {
@@ -346,7 +349,8 @@ impl PartnerCenterClient {
         let mut started = self.read_attestation("start attestation", &answer, None)?;
         if started.expires_at.is_none() {
             let lifetime = i64::try_from(settings.link_lifetime.as_secs()).unwrap_or(i64::MAX / 4);
-            started.expires_at = Instant::from_unix_secs(Instant::now().unix_secs().saturating_add(lifetime));
+            started.expires_at =
+                Instant::from_unix_secs(Instant::now().unix_secs().saturating_add(lifetime));
         }
         tracing::info!(
             attestation_id = %started.attestation_id,
@@ -371,9 +375,7 @@ impl PartnerCenterClient {
             .status_path
             .replace(ATTESTATION_ID_PLACEHOLDER, attestation_id);
         let url = self.url_for(&path)?;
-        let answer = self
-            .execute(Call::get("attestation status", url))
-            .await?;
+        let answer = self.execute(Call::get("attestation status", url)).await?;
         self.read_attestation("attestation status", &answer, Some(attestation_id))
     }
 
@@ -481,22 +483,34 @@ mod tests {
     #[test]
     fn settings_are_read_and_checked() {
         let s = EnhancedSettings::from_lookup(&lookup(&[
-            ("PARTNER_CENTER_ATTESTATION_STATUS_PATH", "/v2/attestations/{attestationId}"),
+            (
+                "PARTNER_CENTER_ATTESTATION_STATUS_PATH",
+                "/v2/attestations/{attestationId}",
+            ),
             ("PARTNER_CENTER_ATTESTATION_EMAIL_FIELD", "email"),
             ("PARTNER_CENTER_ATTESTATION_ACCEPTED", "Valid, Signed"),
             ("PARTNER_CENTER_ATTESTATION_LINK_MINUTES", "60"),
-            ("PARTNER_CENTER_ATTESTATION_EXPIRY_FIELD", "expirationInMinutes"),
+            (
+                "PARTNER_CENTER_ATTESTATION_EXPIRY_FIELD",
+                "expirationInMinutes",
+            ),
         ]))
         .expect("valid");
         assert_eq!(s.status_path, "/v2/attestations/{attestationId}");
         assert_eq!(s.email_field, "email");
-        assert_eq!(s.state_of("signed"), RemoteAttestationState::CustomerAccepted);
+        assert_eq!(
+            s.state_of("signed"),
+            RemoteAttestationState::CustomerAccepted
+        );
         assert_eq!(s.link_lifetime, Duration::from_secs(3600));
         assert_eq!(s.expiry_field.as_deref(), Some("expirationInMinutes"));
         for bad in [
             lookup(&[("PARTNER_CENTER_ATTESTATION_STATUS_PATH", "/v1/attestations")]),
             lookup(&[("PARTNER_CENTER_ATTESTATION_PATH", "https://elsewhere/x")]),
-            lookup(&[("PARTNER_CENTER_ATTESTATION_LINK", "http://x/{attestationId}")]),
+            lookup(&[(
+                "PARTNER_CENTER_ATTESTATION_LINK",
+                "http://x/{attestationId}",
+            )]),
             lookup(&[("PARTNER_CENTER_ATTESTATION_ID_FIELD", "a.b")]),
             lookup(&[("PARTNER_CENTER_ATTESTATION_LINK_MINUTES", "soon")]),
         ] {

@@ -50,8 +50,8 @@ use tokio::sync::{OnceCell, RwLock};
 use uuid::Uuid;
 
 use super::{
-    Acceptance, AgreementContact, Attestation, AttestationStart, AttestedAgreement,
-    ConnectorError, CustomerPage, ProviderAgreement, ProviderConnector, RemoteAttestation,
+    Acceptance, AgreementContact, Attestation, AttestationStart, AttestedAgreement, ConnectorError,
+    CustomerPage, ProviderAgreement, ProviderConnector, RemoteAttestation,
 };
 use crate::model::Day;
 use config::checked_url;
