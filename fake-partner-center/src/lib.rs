@@ -24,10 +24,16 @@
 //!   to MicrosoftCloudAgreement, `*` for all; a second acceptance with the same first name, last
 //!   name, email and phone is error 600061); `GET .../directSignedMicrosoftCustomerAgreementStatus`;
 //!   an unknown customer is a 404 with a Partner Center error body.
+//! - Microsoft's enhanced attestation (`attestations`): `POST /v1/attestations/enhanced`,
+//!   `GET /v1/attestations/enhanced/{id}` (LinkGenerated → CustomerAccepted after
+//!   [`FakePartnerCenter::set_acceptance_lag`] → AgreementCreated; LinkExpired), an agreement
+//!   created with `attestationId` only once accepted, and the unauthenticated test controls
+//!   `POST /_fake/attestations/{id}/accept` and `…/expire`.
 //!
 //! Error codes other than 600061 are the fake's own (`errorName` says what they mean).
 //!
-//! The modules: `state` (what the fake holds and the faults it can inject), `routes` (recording,
+//! The modules: `state` (what the fake holds and the faults it can inject), `attestations` (the
+//! enhanced attestation), `routes` (recording,
 //! faults and dispatch), `token` (the Entra ID token endpoint), `customers` (the customer and
 //! agreement endpoints) and `seed` (the demo customers). Its HTTP loop is the local stack's.
 
