@@ -174,9 +174,18 @@ async fn staff_start_the_customer_accepts_and_the_checks_accept_the_agreement_wi
     // The customer cannot confirm it here: Microsoft must see the acceptance.
     let token = customer_token(&id(&c.account), &id(&c.contact));
     let portal = api
-        .call(Method::GET, &format!("/portal/agreements/{aid}"), Some(&token), None)
+        .call(
+            Method::GET,
+            &format!("/portal/agreements/{aid}"),
+            Some(&token),
+            None,
+        )
         .await;
-    assert_eq!(portal.body["attestation_required"], true, "{:?}", portal.body);
+    assert_eq!(
+        portal.body["attestation_required"], true,
+        "{:?}",
+        portal.body
+    );
     api.call(
         Method::POST,
         &format!("/portal/agreements/{aid}/confirm"),
@@ -186,9 +195,14 @@ async fn staff_start_the_customer_accepts_and_the_checks_accept_the_agreement_wi
     .await
     .assert_problem(409, "attestation_required");
 
-    let started = api.post(&format!("/agreements/{aid}/attestation"), json!({})).await;
+    let started = api
+        .post(&format!("/agreements/{aid}/attestation"), json!({}))
+        .await;
     assert_eq!(started.status, StatusCode::CREATED, "{:?}", started.body);
-    let attestation_id = started.body["attestation_id"].as_str().unwrap_or_default().to_string();
+    let attestation_id = started.body["attestation_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     assert_eq!(started.body["status"], "link_generated");
     assert_eq!(
         started.body["link"],
@@ -216,7 +230,10 @@ async fn staff_start_the_customer_accepts_and_the_checks_accept_the_agreement_wi
     assert_eq!(status_of(&waiting), "link_generated");
     assert!(pc.agreements(&c.tenant).is_empty());
 
-    assert_eq!(fake_control(&pc, &attestation_id, "accept").await, StatusCode::OK);
+    assert_eq!(
+        fake_control(&pc, &attestation_id, "accept").await,
+        StatusCode::OK
+    );
     let accepted = until(&api, &aid, "accepted through the checks", |a| {
         a["status"] == "accepted"
     })
@@ -230,12 +247,22 @@ async fn staff_start_the_customer_accepts_and_the_checks_accept_the_agreement_wi
 
     let events = history(&api, &aid).await;
     let acts = actions(&events);
-    assert_eq!(&acts[..3], ["created", "attestation_started", "accepted"], "{acts:?}");
+    assert_eq!(
+        &acts[..3],
+        ["created", "attestation_started", "accepted"],
+        "{acts:?}"
+    );
     let accept = &events[2];
     assert_eq!(accept["source"], "partner_center");
-    assert_eq!(accept["details"]["attestation"]["attestation_id"], json!(attestation_id));
+    assert_eq!(
+        accept["details"]["attestation"]["attestation_id"],
+        json!(attestation_id)
+    );
     assert_eq!(accept["details"]["signatory"]["email"], c.contact["email"]);
-    assert_eq!(accept["details"]["partner_center"]["customer_id"], json!(c.tenant));
+    assert_eq!(
+        accept["details"]["partner_center"]["customer_id"],
+        json!(c.tenant)
+    );
     assert_eq!(accept["details"]["source"], "partner_center");
     // The receipt goes to the signing contact.
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -247,7 +274,9 @@ async fn staff_start_the_customer_accepts_and_the_checks_accept_the_agreement_wi
     pc.clear_requests();
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert!(
-        pc.requests().iter().all(|r| !r.path.contains("/attestations/")),
+        pc.requests()
+            .iter()
+            .all(|r| !r.path.contains("/attestations/")),
         "no checks after the end: {:?}",
         pc.requests().iter().map(|r| &r.path).collect::<Vec<_>>()
     );
@@ -282,7 +311,10 @@ async fn a_customer_starting_twice_reuses_the_live_link_and_an_expired_one_is_re
     assert_eq!(a.body["attestation_id"], b.body["attestation_id"]);
     let again = start().await;
     assert_eq!(again.body["link"], a.body["link"]);
-    let first = a.body["attestation_id"].as_str().unwrap_or_default().to_string();
+    let first = a.body["attestation_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     assert_eq!(a.body["contact_id"], c.contact["id"]);
     let starts = actions(&history(&api, &aid).await)
         .iter()
@@ -292,16 +324,25 @@ async fn a_customer_starting_twice_reuses_the_live_link_and_an_expired_one_is_re
 
     // The link expires: the checks record it, and stop.
     assert_eq!(fake_control(&pc, &first, "expire").await, StatusCode::OK);
-    let expired = until(&api, &aid, "the expiry recorded", |a| status_of(a) == "link_expired").await;
+    let expired = until(&api, &aid, "the expiry recorded", |a| {
+        status_of(a) == "link_expired"
+    })
+    .await;
     assert_eq!(expired["status"], "pending");
     assert!(actions(&history(&api, &aid).await).contains(&"attestation_expired".to_string()));
     // The customer cannot accept an expired link at Microsoft either.
-    assert_eq!(fake_control(&pc, &first, "accept").await, StatusCode::CONFLICT);
+    assert_eq!(
+        fake_control(&pc, &first, "accept").await,
+        StatusCode::CONFLICT
+    );
 
     // The next start makes a new one, which the customer accepts.
     let renewed = start().await;
     assert_eq!(renewed.status, StatusCode::CREATED, "{:?}", renewed.body);
-    let second = renewed.body["attestation_id"].as_str().unwrap_or_default().to_string();
+    let second = renewed.body["attestation_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     assert_ne!(second, first);
     assert_eq!(renewed.body["status"], "link_generated");
     assert_eq!(fake_control(&pc, &second, "accept").await, StatusCode::OK);
@@ -320,8 +361,13 @@ async fn a_refusal_fails_visibly_a_refresh_recovers_and_600061_counts_as_done() 
     // Refused by Partner Center when the agreement is created.
     let c = customer(&api, &pc, &provider, true).await;
     let aid = id(&agreement_of(&api, &template, &c).await);
-    let started = api.post(&format!("/agreements/{aid}/attestation"), json!({})).await;
-    let attestation_id = started.body["attestation_id"].as_str().unwrap_or_default().to_string();
+    let started = api
+        .post(&format!("/agreements/{aid}/attestation"), json!({}))
+        .await;
+    let attestation_id = started.body["attestation_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     pc.inject(
         &format!("/v1/customers/{}/agreements", c.tenant),
         1,
@@ -332,8 +378,14 @@ async fn a_refusal_fails_visibly_a_refresh_recovers_and_600061_counts_as_done() 
         },
     );
     assert!(pc.accept_attestation(&attestation_id));
-    let failed = until(&api, &aid, "the refusal recorded", |a| status_of(a) == "failed").await;
-    assert_eq!(failed["status"], "pending", "nothing accepted that Partner Center refused");
+    let failed = until(&api, &aid, "the refusal recorded", |a| {
+        status_of(a) == "failed"
+    })
+    .await;
+    assert_eq!(
+        failed["status"], "pending",
+        "nothing accepted that Partner Center refused"
+    );
     assert_eq!(failed["attestation"]["detail"]["code"], "700123");
     assert!(failed["attestation"]["detail"]["description"]
         .as_str()
@@ -370,11 +422,19 @@ async fn a_refusal_fails_visibly_a_refresh_recovers_and_600061_counts_as_done() 
         },
     );
     let did = id(&agreement_of(&api, &template, &d).await);
-    let s = api.post(&format!("/agreements/{did}/attestation"), json!({})).await;
+    let s = api
+        .post(&format!("/agreements/{did}/attestation"), json!({}))
+        .await;
     assert!(pc.accept_attestation(s.body["attestation_id"].as_str().unwrap_or_default()));
-    let done = until(&api, &did, "accepted after 600061", |a| a["status"] == "accepted").await;
+    let done = until(&api, &did, "accepted after 600061", |a| {
+        a["status"] == "accepted"
+    })
+    .await;
     assert_eq!(status_of(&done), "agreement_created");
-    assert_eq!(done["signed_on"], "2026-11-20", "the date Partner Center holds");
+    assert_eq!(
+        done["signed_on"], "2026-11-20",
+        "the date Partner Center holds"
+    );
     assert_eq!(pc.agreements(&d.tenant).len(), 1, "nothing added");
     api.stack.shutdown().await;
 }
@@ -387,8 +447,8 @@ async fn throttling_storms_and_outages_are_waited_out_through_the_queue() {
     let c = customer(&api, &pc, &provider, true).await;
     let aid = id(&agreement_of(&api, &template, &c).await);
 
-    // A start during an outage answers 502 and writes nothing.
-    pc.inject("/v1/attestations/enhanced", 8, Fault::ServerError);
+    // A start during an outage (every attempt of the call fails) answers 502 and writes nothing.
+    pc.inject("/v1/attestations/enhanced", 4, Fault::ServerError);
     let before = read(&api, &aid).await;
     api.post(&format!("/agreements/{aid}/attestation"), json!({}))
         .await
@@ -399,15 +459,28 @@ async fn throttling_storms_and_outages_are_waited_out_through_the_queue() {
     pc.inject(
         "/v1/attestations/enhanced",
         2,
-        Fault::TooManyRequests { retry_after_secs: 1 },
+        Fault::TooManyRequests {
+            retry_after_secs: 1,
+        },
     );
-    let started = api.post(&format!("/agreements/{aid}/attestation"), json!({})).await;
+    let started = api
+        .post(&format!("/agreements/{aid}/attestation"), json!({}))
+        .await;
     assert_eq!(started.status, StatusCode::CREATED, "{:?}", started.body);
-    let attestation_id = started.body["attestation_id"].as_str().unwrap_or_default().to_string();
+    let attestation_id = started.body["attestation_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
 
     // A storm on the status and on the creation: more 429s and 500s than a call's attempts.
     let status_path = format!("/v1/attestations/enhanced/{attestation_id}");
-    pc.inject(&status_path, 6, Fault::TooManyRequests { retry_after_secs: 1 });
+    pc.inject(
+        &status_path,
+        6,
+        Fault::TooManyRequests {
+            retry_after_secs: 1,
+        },
+    );
     pc.inject(
         &format!("/v1/customers/{}/agreements", c.tenant),
         5,
@@ -423,7 +496,10 @@ async fn throttling_storms_and_outages_are_waited_out_through_the_queue() {
         assert_eq!(read(&api, &aid).await["status"], mid["status"]);
     }
     assert!(pc.accept_attestation(&attestation_id));
-    let done = until(&api, &aid, "accepted after the storm", |a| a["status"] == "accepted").await;
+    let done = until(&api, &aid, "accepted after the storm", |a| {
+        a["status"] == "accepted"
+    })
+    .await;
     assert_eq!(status_of(&done), "agreement_created");
     assert_eq!(pc.agreements(&c.tenant).len(), 1, "created once");
     let throttled = pc
@@ -451,7 +527,10 @@ async fn provisioning_starts_the_attestation_and_a_duplicate_check_does_nothing(
     assert_eq!(made.status, StatusCode::CREATED, "{:?}", made.body);
     let agreement = &made.body["agreement"];
     let aid = id(agreement);
-    assert_eq!(agreement["status"], "pending", "accepted only once Microsoft has it");
+    assert_eq!(
+        agreement["status"], "pending",
+        "accepted only once Microsoft has it"
+    );
     assert_eq!(status_of(agreement), "link_generated");
     let attestation_id = agreement["attestation"]["attestation_id"]
         .as_str()
@@ -463,7 +542,10 @@ async fn provisioning_starts_the_attestation_and_a_duplicate_check_does_nothing(
     let email = c.contact["email"].as_str().unwrap_or_default().to_string();
     let deadline = Instant::now() + Duration::from_secs(60);
     while !api.stack.outbox().iter().any(|m| m.to.contains(&email)) {
-        assert!(Instant::now() < deadline, "no e-mail to the signing contact");
+        assert!(
+            Instant::now() < deadline,
+            "no e-mail to the signing contact"
+        );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 
@@ -506,7 +588,9 @@ async fn bad_input_and_agreements_without_attestation_are_refused_and_change_not
         json!({"name": "X", "language": "english"}),
         json!({"name": "X", "language": "en-"}),
     ] {
-        api.post("/accounts", bad).await.assert_problem(400, "validation_failed");
+        api.post("/accounts", bad)
+            .await
+            .assert_problem(400, "validation_failed");
     }
     let c = customer(&api, &pc, &provider, true).await;
     let aid = id(&agreement_of(&api, &template, &c).await);
@@ -544,18 +628,24 @@ async fn bad_input_and_agreements_without_attestation_are_refused_and_change_not
         .await);
 
     let count = api.item_count().await;
-    api.post(&format!("/agreements/{aid}/attestation"), json!({"contact": "x"}))
-        .await
-        .assert_problem(400, "validation_failed");
+    api.post(
+        &format!("/agreements/{aid}/attestation"),
+        json!({"contact": "x"}),
+    )
+    .await
+    .assert_problem(400, "validation_failed");
     api.post(
         &format!("/agreements/{aid}/attestation"),
         json!({"contact_id": id(&l.contact)}),
     )
     .await
     .assert_problem(404, "not_found");
-    api.post("/agreements/01J9AGREEMENTSAGREEMENT0001/attestation", json!({}))
-        .await
-        .assert_problem(404, "not_found");
+    api.post(
+        "/agreements/01J9AGREEMENTSAGREEMENT0001/attestation",
+        json!({}),
+    )
+    .await
+    .assert_problem(404, "not_found");
     api.post(&format!("/agreements/{aid}/attestation/refresh"), json!({}))
         .await
         .assert_problem(409, "conflict");
@@ -583,7 +673,10 @@ async fn bad_input_and_agreements_without_attestation_are_refused_and_change_not
     .await
     .assert_problem(404, "not_found");
     assert_eq!(api.item_count().await, count, "nothing was written");
-    assert!(pc.attestations().is_empty(), "nothing reached Partner Center");
+    assert!(
+        pc.attestations().is_empty(),
+        "nothing reached Partner Center"
+    );
     for agreement in [&aid, &plain, &legacy_agreement, &bare_agreement] {
         let a = read(&api, agreement).await;
         assert_eq!(a["attestation"], Value::Null);

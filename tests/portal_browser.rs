@@ -931,16 +931,27 @@ async fn an_agreement_microsoft_must_accept_shows_microsofts_link_instead_of_the
     let this = card(&agreement);
     browser
         .wait_for("the agreement's card", WAIT, || async {
-            exists(&browser, &format!("{this} [data-testid=\"attestation-button\"]"))
-                .await
-                .then_some(())
+            exists(
+                &browser,
+                &format!("{this} [data-testid=\"attestation-button\"]"),
+            )
+            .await
+            .then_some(())
         })
         .await;
     assert!(
-        !exists(&browser, &format!("{this} [data-testid=\"confirm-button\"]")).await,
+        !exists(
+            &browser,
+            &format!("{this} [data-testid=\"confirm-button\"]")
+        )
+        .await,
         "no local confirm button for an agreement Microsoft must accept"
     );
-    click(&browser, &format!("{this} [data-testid=\"attestation-button\"]")).await;
+    click(
+        &browser,
+        &format!("{this} [data-testid=\"attestation-button\"]"),
+    )
+    .await;
     let link_css = format!("{this} [data-testid=\"attestation-link\"]");
     browser
         .wait_for("Microsoft's link", WAIT, || async {
@@ -954,9 +965,15 @@ async fn an_agreement_microsoft_must_accept_shows_microsofts_link_instead_of_the
         .to_string();
     assert_eq!(
         attr(&browser, &link_css, "href").await.as_deref(),
-        Some(format!("https://cdn.partner.microsoft.com/mca/?attestationid={attestation_id}").as_str())
+        Some(
+            format!("https://cdn.partner.microsoft.com/mca/?attestationid={attestation_id}")
+                .as_str()
+        )
     );
-    assert_eq!(attr(&browser, &link_css, "target").await.as_deref(), Some("_blank"));
+    assert_eq!(
+        attr(&browser, &link_css, "target").await.as_deref(),
+        Some("_blank")
+    );
     assert_eq!(pc.attestations().len(), 1);
     // Opened again, the page shows the live link at once, and no second attestation is made.
     open(&browser, &format!("{}/portal#token={token}", api.base)).await;
