@@ -145,28 +145,31 @@ pub(crate) fn get(state: &Shared, id: &str) -> Response<Full<Bytes>> {
 
 /// The agreement creation's check of its `attestationId`: the customer's acceptance must show.
 /// On success the attestation turns AgreementCreated (the caller then stores the agreement).
-pub(crate) fn use_for_agreement(state: &mut State, id: &str) -> Result<(), Response<Full<Bytes>>> {
+pub(crate) fn use_for_agreement(
+    state: &mut State,
+    id: &str,
+) -> Result<(), Box<Response<Full<Bytes>>>> {
     let lag = state.acceptance_lag;
     let Some(a) = state.attestations.iter_mut().find(|a| a.id == id) else {
-        return Err(not_found());
+        return Err(Box::new(not_found()));
     };
     match a.status(lag) {
         "CustomerAccepted" | "AgreementCreated" => {
             a.stage = Stage::AgreementCreated;
             Ok(())
         }
-        "LinkExpired" => Err(pc_error(
+        "LinkExpired" => Err(Box::new(pc_error(
             StatusCode::BAD_REQUEST,
             ATTESTATION_EXPIRED,
             "AttestationLinkExpired",
             "The attestation's link expired.",
-        )),
-        _ => Err(pc_error(
+        ))),
+        _ => Err(Box::new(pc_error(
             StatusCode::BAD_REQUEST,
             ATTESTATION_NOT_ACCEPTED,
             "AttestationNotAccepted",
             "The customer has not accepted the agreement for this attestation.",
-        )),
+        ))),
     }
 }
 

@@ -236,7 +236,7 @@ pub(crate) fn create_agreement(state: &Shared, id: &str, body: &[u8]) -> Respons
         if !exists {
             if let Err(refusal) = crate::attestations::use_for_agreement(&mut state, attestation_id)
             {
-                return refusal;
+                return *refusal;
             }
         }
         item["attestationId"] = json!(attestation_id);
