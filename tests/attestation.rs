@@ -368,9 +368,10 @@ async fn a_refusal_fails_visibly_a_refresh_recovers_and_600061_counts_as_done() 
         .as_str()
         .unwrap_or_default()
         .to_string();
+    // Refused however often it is asked (a redelivered check asks again) until the cause is fixed.
     pc.inject(
         &format!("/v1/customers/{}/agreements", c.tenant),
-        1,
+        100,
         Fault::Status {
             status: 400,
             body: json!({"code": 700123, "description": "The customer is not eligible.",
@@ -398,6 +399,7 @@ async fn a_refusal_fails_visibly_a_refresh_recovers_and_600061_counts_as_done() 
     assert_eq!(refusal["details"]["partner_center"]["code"], "700123");
     assert!(pc.agreements(&c.tenant).is_empty());
     // Staff ask again once the cause is fixed: Microsoft still holds the acceptance.
+    pc.clear_faults();
     let refreshed = api
         .post(&format!("/agreements/{aid}/attestation/refresh"), json!({}))
         .await;

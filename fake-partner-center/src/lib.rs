@@ -250,6 +250,11 @@ impl FakePartnerCenter {
         });
     }
 
+    /// Forgets the faults still queued.
+    pub fn clear_faults(&self) {
+        lock(&self.state).injections.clear();
+    }
+
     /// Every token issued so far stops working now.
     pub fn expire_tokens(&self) {
         lock(&self.state).tokens.clear();
