@@ -67,6 +67,9 @@ enum Access {
     Staff(u16),
     /// Customers only (`/portal/...`), scoped to their own account.
     Portal,
+    /// The same, where the customer's own request gets this status from the route itself (an
+    /// agreement the route does not apply to: e.g. Microsoft's attestation of a non-MCA one).
+    PortalAnswers(u16),
     /// No token needed (the portal page).
     Public,
 }
@@ -147,6 +150,18 @@ const ROUTES: &[Route] = &[
     route("GET", "/accounts/{id}/portal-links", Access::Staff(200)),
     route("POST", "/portal-links/{id}/revoke", Access::Staff(200)),
     route("POST", "/agreements/{id}/remind", Access::Staff(200)),
+    // The world's template is not Partner Center's MCA: staff reach the route's own 409.
+    route("POST", "/agreements/{id}/attestation", Access::Staff(409)),
+    route(
+        "POST",
+        "/agreements/{id}/attestation/refresh",
+        Access::Staff(409),
+    ),
+    route(
+        "POST",
+        "/portal/agreements/{id}/attestation",
+        Access::PortalAnswers(409),
+    ),
     route("GET", "/portal", Access::Public),
 ];
 
@@ -547,6 +562,16 @@ fn expected(r: &Route, caller: Caller) -> (u16, Option<&'static str>) {
             | Caller::TamperedLink => (403, None),
             Caller::CustomerB if r.path.contains("{id}") => (404, Some("not_found")),
             Caller::CustomerA | Caller::CustomerB | Caller::LinkA => (200, None),
+        },
+        Access::PortalAnswers(own) => match caller {
+            Caller::NoToken => (401, None),
+            Caller::Expired
+            | Caller::Forged
+            | Caller::Staff
+            | Caller::RevokedLink
+            | Caller::TamperedLink => (403, None),
+            Caller::CustomerB => (404, Some("not_found")),
+            Caller::CustomerA | Caller::LinkA => (own, None),
         },
     }
 }

@@ -866,3 +866,123 @@ async fn the_e_mailed_link_declines_one_confirms_another_and_refused_links_say_w
     api.stack.shutdown().await;
     println!("portal link journey: {:.1?}", started.elapsed());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agreement_microsoft_must_accept_shows_microsofts_link_instead_of_the_confirm_button() {
+    use fake_partner_center::{self as fake, FakePartnerCenter};
+    require_chromium();
+    let pc = FakePartnerCenter::start().await.expect("fake");
+    let api = Api::start_with(&[
+        ("PartnerCenterTenantId", fake::TENANT_ID.to_string()),
+        ("PartnerCenterClientId", fake::CLIENT_ID.to_string()),
+        (
+            "PartnerCenterClientSecretOverride",
+            fake::CLIENT_SECRET.to_string(),
+        ),
+        ("PartnerCenterBaseUrl", pc.base_url().to_string()),
+        ("PartnerCenterTokenUrl", pc.token_url()),
+    ])
+    .await;
+    let provider = api
+        .create(
+            "/providers",
+            json!({"name": "Microsoft Partner Center", "kind": "automatic",
+                   "platform": "microsoft_partner_center", "syncs_agreements": true}),
+        )
+        .await;
+    let template = api
+        .create(
+            "/agreement-templates",
+            json!({"name": "Microsoft Customer Agreement", "template_id": fake::MCA_TEMPLATE_ID,
+                   "provider_id": provider["id"], "document_version": "2024-01",
+                   "effective_date": "2024-01-01", "agreement_link": "https://aka.ms/customeragreement"}),
+        )
+        .await;
+    let account = api
+        .create(
+            "/accounts",
+            json!({"name": "Fabrikam", "country": "US", "language": "en-US"}),
+        )
+        .await;
+    let contact = api
+        .create(
+            &format!("/accounts/{}/contacts", id(&account)),
+            json!({"first_name": "Grace", "last_name": "Hopper", "email": "grace@fabrikam.example"}),
+        )
+        .await;
+    let tenant = "5e0b7c2a-9d41-4c3e-8f6a-1b2c3d4e5f60";
+    pc.add_customer(tenant, "Fabrikam", "fabrikam.onmicrosoft.com");
+    api.create(
+        "/provider-accounts",
+        json!({"provider_id": id(&provider), "provider_specific_id": tenant, "name": "Fabrikam",
+               "account_id": id(&account)}),
+    )
+    .await;
+    let agreement = id(&api
+        .create(
+            "/agreements",
+            json!({"template_id": id(&template), "account_id": id(&account)}),
+        )
+        .await);
+    let token = customer_token(&id(&account), &id(&contact));
+
+    let browser = Browser::start().await;
+    open(&browser, &format!("{}/portal#token={token}", api.base)).await;
+    let this = card(&agreement);
+    browser
+        .wait_for("the agreement's card", WAIT, || async {
+            exists(
+                &browser,
+                &format!("{this} [data-testid=\"attestation-button\"]"),
+            )
+            .await
+            .then_some(())
+        })
+        .await;
+    assert!(
+        !exists(
+            &browser,
+            &format!("{this} [data-testid=\"confirm-button\"]")
+        )
+        .await,
+        "no local confirm button for an agreement Microsoft must accept"
+    );
+    click(
+        &browser,
+        &format!("{this} [data-testid=\"attestation-button\"]"),
+    )
+    .await;
+    let link_css = format!("{this} [data-testid=\"attestation-link\"]");
+    browser
+        .wait_for("Microsoft's link", WAIT, || async {
+            exists(&browser, &link_css).await.then_some(())
+        })
+        .await;
+    let stored = api.get(&format!("/agreements/{agreement}")).await.body;
+    let attestation_id = stored["attestation"]["attestation_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(
+        attr(&browser, &link_css, "href").await.as_deref(),
+        Some(
+            format!("https://cdn.partner.microsoft.com/mca/?attestationid={attestation_id}")
+                .as_str()
+        )
+    );
+    assert_eq!(
+        attr(&browser, &link_css, "target").await.as_deref(),
+        Some("_blank")
+    );
+    assert_eq!(pc.attestations().len(), 1);
+    // Opened again, the page shows the live link at once, and no second attestation is made.
+    open(&browser, &format!("{}/portal#token={token}", api.base)).await;
+    browser
+        .wait_for("the live link", WAIT, || async {
+            exists(&browser, &link_css).await.then_some(())
+        })
+        .await;
+    assert_eq!(pc.attestations().len(), 1);
+    browser.close().await;
+    api.stack.shutdown().await;
+}

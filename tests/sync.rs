@@ -24,13 +24,15 @@ async fn stack_with(pc: &FakePartnerCenter, page_size: usize) -> Api {
     .await
 }
 
-/// A Partner Center provider (Direct CSP) with an active MCA template.
+/// A Partner Center provider (Direct CSP) with an active MCA template, attesting the legacy way
+/// (the enhanced attestation has tests of its own: tests/attestation.rs).
 async fn direct_csp(api: &Api) -> (Value, Value) {
     let provider = api
         .create(
             "/providers",
             json!({"name": "Microsoft Partner Center", "kind": "automatic",
-                   "platform": "microsoft_partner_center", "syncs_agreements": true}),
+                   "platform": "microsoft_partner_center", "syncs_agreements": true,
+                   "attestation_method": "legacy"}),
         )
         .await;
     let template = api

@@ -79,6 +79,7 @@ pub async fn seed(store: &Store, n: usize) -> Result<Seeded> {
             kind: ProviderKind::Automatic,
             platform: Some("microsoft_partner_center".into()),
             syncs_agreements: false,
+            attestation_method: Default::default(),
         },
         now,
     )
@@ -142,6 +143,8 @@ fn customer(provider: &Id, i: usize) -> Result<(Account, ProviderAccount)> {
         NewAccount {
             name: format!("Customer {i}"),
             email_domain: None,
+            country: None,
+            language: None,
         },
         now,
     )

@@ -212,7 +212,7 @@ pub(crate) fn create_agreement(state: &Shared, id: &str, body: &[u8]) -> Respons
     if let Some(phone) = text(contact.get("phoneNumber")) {
         primary.insert("phoneNumber".to_string(), json!(phone));
     }
-    let item = json!({
+    let mut item = json!({
         "userId": USER_ID,
         "primaryContact": primary,
         "templateId": template_id,
@@ -220,11 +220,30 @@ pub(crate) fn create_agreement(state: &Shared, id: &str, body: &[u8]) -> Respons
         "type": kind,
         "agreementLink": "https://aka.ms/customeragreement",
     });
+    let attestation_id = text(input.get("attestationId"));
     let mut state = lock(state);
+    if !state.customers.iter().any(|c| c.id == id) {
+        return customer_not_found();
+    }
+    let key = contact_key(&item);
+    let exists = state
+        .customers
+        .iter()
+        .find(|c| c.id == id)
+        .is_some_and(|c| c.agreements.iter().any(|e| contact_key(e) == key));
+    // An agreement of the enhanced flow needs the customer's acceptance of its attestation.
+    if let Some(attestation_id) = &attestation_id {
+        if !exists {
+            if let Err(refusal) = crate::attestations::use_for_agreement(&mut state, attestation_id)
+            {
+                return *refusal;
+            }
+        }
+        item["attestationId"] = json!(attestation_id);
+    }
     let Some(customer) = state.customers.iter_mut().find(|c| c.id == id) else {
         return customer_not_found();
     };
-    let key = contact_key(&item);
     if customer
         .agreements
         .iter()

@@ -24,13 +24,20 @@
 //!   to MicrosoftCloudAgreement, `*` for all; a second acceptance with the same first name, last
 //!   name, email and phone is error 600061); `GET .../directSignedMicrosoftCustomerAgreementStatus`;
 //!   an unknown customer is a 404 with a Partner Center error body.
+//! - Microsoft's enhanced attestation (`attestations`): `POST /v1/attestations/enhanced`,
+//!   `GET /v1/attestations/enhanced/{id}` (LinkGenerated → CustomerAccepted after
+//!   [`FakePartnerCenter::set_acceptance_lag`] → AgreementCreated; LinkExpired), an agreement
+//!   created with `attestationId` only once accepted, and the unauthenticated test controls
+//!   `POST /_fake/attestations/{id}/accept` and `…/expire`.
 //!
 //! Error codes other than 600061 are the fake's own (`errorName` says what they mean).
 //!
-//! The modules: `state` (what the fake holds and the faults it can inject), `routes` (recording,
+//! The modules: `state` (what the fake holds and the faults it can inject), `attestations` (the
+//! enhanced attestation), `routes` (recording,
 //! faults and dispatch), `token` (the Entra ID token endpoint), `customers` (the customer and
 //! agreement endpoints) and `seed` (the demo customers). Its HTTP loop is the local stack's.
 
+mod attestations;
 mod customers;
 mod routes;
 mod seed;
@@ -48,6 +55,7 @@ use tokio::task::JoinHandle;
 use local_stack::server::{self, ShutdownTrigger};
 use state::{lock, Customer, Injection, Shared, State};
 
+pub use attestations::{ATTESTATION_EXPIRED, ATTESTATION_NOT_ACCEPTED, ATTESTATION_NOT_FOUND};
 pub use state::{Fault, RecordedRequest};
 
 /// The partner tenant the fake's token endpoint serves.
@@ -242,6 +250,11 @@ impl FakePartnerCenter {
         });
     }
 
+    /// Forgets the faults still queued.
+    pub fn clear_faults(&self) {
+        lock(&self.state).injections.clear();
+    }
+
     /// Every token issued so far stops working now.
     pub fn expire_tokens(&self) {
         lock(&self.state).tokens.clear();
@@ -250,6 +263,36 @@ impl FakePartnerCenter {
     /// The `expires_in` of tokens issued from now on.
     pub fn set_token_lifetime(&self, lifetime: Duration) {
         lock(&self.state).token_lifetime = lifetime;
+    }
+
+    /// The enhanced attestations created so far, oldest first, as `GET` answers them.
+    pub fn attestations(&self) -> Vec<Value> {
+        let state = lock(&self.state);
+        state
+            .attestations
+            .iter()
+            .map(|a| {
+                let mut body = a.request.clone();
+                body.insert("attestationId".into(), json!(a.id));
+                Value::Object(body)
+            })
+            .collect()
+    }
+
+    /// The customer accepts in Microsoft's page (as `POST /_fake/attestations/{id}/accept`).
+    /// False when there is no such attestation or its link expired.
+    pub fn accept_attestation(&self, id: &str) -> bool {
+        attestations::set_stage(&self.state, id, "accept")
+    }
+
+    /// The link expires (as `POST /_fake/attestations/{id}/expire`). False if no such one.
+    pub fn expire_attestation(&self, id: &str) -> bool {
+        attestations::set_stage(&self.state, id, "expire")
+    }
+
+    /// How long after the customer's acceptance the status shows it (default none).
+    pub fn set_acceptance_lag(&self, lag: Duration) {
+        lock(&self.state).acceptance_lag = lag;
     }
 
     /// Stops the server and waits for it.

@@ -200,6 +200,11 @@ fn route(state: &Shared, request: &RecordedRequest, body: Option<Bytes>) -> Resp
         return oauth_error(StatusCode::NOT_FOUND, "invalid_request", "no such endpoint");
     }
 
+    // The test controls: no token, as a test (or a person trying the product) plays the customer.
+    if let ("POST", ["_fake", "attestations", id, action]) = (method, segments.as_slice()) {
+        return crate::attestations::control(state, id, action);
+    }
+
     if !authorized(state, request) {
         let mut response = server::response(StatusCode::UNAUTHORIZED, "text/plain", "");
         response.headers_mut().insert(
@@ -216,6 +221,8 @@ fn route(state: &Shared, request: &RecordedRequest, body: Option<Bytes>) -> Resp
         ("GET", ["v1", "customers", id, "directSignedMicrosoftCustomerAgreementStatus"]) => {
             direct_signed_status(state, id)
         }
+        ("POST", ["v1", "attestations", "enhanced"]) => crate::attestations::create(state, &body),
+        ("GET", ["v1", "attestations", "enhanced", id]) => crate::attestations::get(state, id),
         _ => pc_error(
             StatusCode::NOT_FOUND,
             404,

@@ -80,6 +80,9 @@ pub(crate) struct State {
     pub(crate) continuations: HashMap<String, usize>,
     pub(crate) requests: Vec<RecordedRequest>,
     pub(crate) injections: Vec<Injection>,
+    pub(crate) attestations: Vec<crate::attestations::Attestation>,
+    /// How long after the customer's acceptance Partner Center shows it.
+    pub(crate) acceptance_lag: Duration,
 }
 
 impl Default for State {
@@ -91,6 +94,8 @@ impl Default for State {
             continuations: HashMap::new(),
             requests: Vec::new(),
             injections: Vec::new(),
+            attestations: Vec::new(),
+            acceptance_lag: Duration::ZERO,
         }
     }
 }

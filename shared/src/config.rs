@@ -40,6 +40,8 @@ pub struct AppContext {
     pub email_queue: Option<EmailQueue>,
     /// The reminder days (`REMINDER_DAYS`).
     pub reminders: ReminderCadence,
+    /// Seconds between the scheduled checks of an open attestation (`ATTESTATION_CHECK_SECONDS`).
+    pub attestation_check_secs: u32,
 }
 
 /// What sending e-mail needs.
@@ -80,6 +82,7 @@ impl AppContext {
         if let Ok(url) = std::env::var("EMAIL_QUEUE_URL") {
             ctx.email_queue = Some(EmailQueue::new(sqs_client(&sdk), url));
         }
+        ctx.attestation_check_secs = crate::services::attestations::check_secs_from_env();
         if let Ok(raw) = std::env::var("REMINDER_DAYS") {
             ctx.reminders = ReminderCadence::parse(&raw)
                 .map_err(|why| ConfigError::Setting("REMINDER_DAYS", why))?;
@@ -125,6 +128,15 @@ impl AppContext {
         self.connector.serves(provider) || self.sync_platforms.contains(&provider.platform.as_str())
     }
 
+    /// Where an attestation's checks and e-mails go, and how often it is checked.
+    pub fn follow(&self) -> crate::services::attestations::Follow<'_> {
+        crate::services::attestations::Follow {
+            queue: self.bulk_queue.as_ref(),
+            emails: self.email_queue.as_ref(),
+            check_secs: self.attestation_check_secs,
+        }
+    }
+
     /// The bulk queue, for the functions that send to it.
     pub fn bulk_queue(&self) -> Result<&BulkQueue, ServiceError> {
         self.bulk_queue
@@ -156,6 +168,7 @@ impl AppContext {
             link_key: None,
             email_queue: None,
             reminders: ReminderCadence::default(),
+            attestation_check_secs: crate::services::attestations::DEFAULT_CHECK_SECS,
         })
     }
 }

@@ -28,6 +28,10 @@ pub enum ServiceError {
         /// The record that stands in the way, when there is one (e.g. the open agreement).
         existing_id: Option<String>,
     },
+    /// The agreement must be accepted in Microsoft's own page (enhanced attestation), not
+    /// confirmed here.
+    #[error("{0}")]
+    AttestationRequired(String),
     #[error("{0}")]
     PreconditionFailed(String),
     #[error("{0}")]

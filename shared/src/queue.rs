@@ -28,6 +28,14 @@ pub enum JobMessage {
     },
     /// The attestation of one accepted agreement to its provider.
     AttestAgreement { schema: u32, agreement_id: String },
+    /// A scheduled check of an agreement's enhanced attestation: the `check`-th one of
+    /// `attestation_id` (another number, or another attestation, is a stale duplicate).
+    FollowAttestation {
+        schema: u32,
+        agreement_id: String,
+        attestation_id: String,
+        check: u64,
+    },
     /// A part of the rows of a large provider-account import.
     ImportProviderAccounts {
         schema: u32,
@@ -37,10 +45,11 @@ pub enum JobMessage {
 }
 
 /// The kinds a message may name, as written on the wire.
-const KINDS: [&str; 4] = [
+const KINDS: [&str; 5] = [
     "create_agreements",
     "sync_provider",
     "attest_agreement",
+    "follow_attestation",
     "import_provider_accounts",
 ];
 
@@ -67,6 +76,15 @@ impl JobMessage {
         JobMessage::AttestAgreement {
             schema: SCHEMA,
             agreement_id: agreement_id.into(),
+        }
+    }
+
+    pub fn follow_attestation(agreement_id: &str, attestation_id: &str, check: u64) -> Self {
+        JobMessage::FollowAttestation {
+            schema: SCHEMA,
+            agreement_id: agreement_id.into(),
+            attestation_id: attestation_id.into(),
+            check,
         }
     }
 
@@ -146,14 +164,25 @@ impl BulkQueue {
     }
 
     pub async fn send(&self, message: &JobMessage) -> Result<(), SendError> {
+        self.send_after(message, 0).await
+    }
+
+    /// Sends `message` to be delivered after `delay_seconds` (SQS allows at most 900).
+    pub async fn send_after(
+        &self,
+        message: &JobMessage,
+        delay_seconds: u32,
+    ) -> Result<(), SendError> {
         let body = serde_json::to_string(message).map_err(|e| SendError(Box::new(e)))?;
-        self.client
+        let mut request = self
+            .client
             .send_message()
             .queue_url(&self.url)
-            .message_body(body)
-            .send()
-            .await
-            .map_err(|e| SendError(Box::new(e)))?;
+            .message_body(body);
+        if delay_seconds > 0 {
+            request = request.delay_seconds(i32::try_from(delay_seconds.min(900)).unwrap_or(900));
+        }
+        request.send().await.map_err(|e| SendError(Box::new(e)))?;
         Ok(())
     }
 }
@@ -316,6 +345,11 @@ mod tests {
         round_trip(JobMessage::create_agreements("j", "t", Some("c".into())));
         round_trip(JobMessage::sync_provider("j", "p", None));
         round_trip(JobMessage::attest_agreement("a"));
+        round_trip(JobMessage::follow_attestation("a", "b", 3));
+        assert_eq!(
+            serde_json::to_string(&JobMessage::follow_attestation("a", "b", 3)).expect("json"),
+            r#"{"kind":"follow_attestation","schema":1,"agreement_id":"a","attestation_id":"b","check":3}"#
+        );
         round_trip(JobMessage::import_provider_accounts("j", Some("3".into())));
         let text = serde_json::to_string(&JobMessage::create_agreements("j", "t", None))
             .expect("serialises");

@@ -46,6 +46,7 @@ pub async fn customers(n: usize) -> Customers {
             kind: ProviderKind::Automatic,
             platform: Some("microsoft_partner_center".into()),
             syncs_agreements: false,
+            attestation_method: Default::default(),
         },
         now,
     )
@@ -69,6 +70,8 @@ pub async fn customers(n: usize) -> Customers {
                 NewAccount {
                     name: format!("Customer {i}"),
                     email_domain: None,
+                    country: None,
+                    language: None,
                 },
                 Instant::now(),
             )

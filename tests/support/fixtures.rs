@@ -36,6 +36,7 @@ pub async fn seed(ctx: &AppContext, with_agreement: bool) -> Seed {
             kind: ProviderKind::Automatic,
             platform: Some("microsoft_partner_center".into()),
             syncs_agreements: true,
+            attestation_method: Default::default(),
         },
         now,
     )
@@ -45,6 +46,8 @@ pub async fn seed(ctx: &AppContext, with_agreement: bool) -> Seed {
         NewAccount {
             name: "Contoso Ltd".into(),
             email_domain: Some("contoso.com".into()),
+            country: None,
+            language: None,
         },
         now,
     )

@@ -5,7 +5,7 @@ pub mod partner_center;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Contact, Day, Provider};
+use crate::model::{Contact, Day, Instant, Provider};
 
 /// A customer as the provider knows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,6 +55,55 @@ pub struct Attestation {
     /// YYYY-MM-DD; sent as midnight UTC.
     pub date_agreed: String,
     pub primary_contact: AgreementContact,
+}
+
+/// Starting Microsoft's enhanced attestation: who accepts, for which company, in which
+/// country and language.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttestationStart {
+    /// ISO 3166-1 alpha-2.
+    pub country: String,
+    /// BCP 47.
+    pub language: String,
+    pub company_name: String,
+    pub signatory: AgreementContact,
+}
+
+/// Where the provider says an attestation stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RemoteAttestationState {
+    /// Waiting for the customer (or a status this client does not know: still waiting).
+    Pending,
+    /// The customer accepted; the agreement can be created.
+    CustomerAccepted,
+    /// The agreement was created already.
+    AgreementCreated,
+    /// The link expired unaccepted.
+    LinkExpired,
+}
+
+/// An attestation as the provider answered it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteAttestation {
+    pub attestation_id: String,
+    pub state: RemoteAttestationState,
+    /// The provider's own word for the state, as sent (empty when it sent none).
+    pub raw_status: String,
+    /// Where the customer accepts: the provider's, or built from the configured template.
+    pub link: String,
+    /// When the link expires, if the provider said (else None).
+    pub expires_at: Option<Instant>,
+}
+
+/// Creating the agreement of an accepted attestation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttestedAgreement {
+    pub customer_id: String,
+    pub template_id: String,
+    pub attestation_id: String,
+    pub accepted_on: Day,
+    pub signer: AgreementContact,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -174,6 +223,25 @@ pub trait ProviderConnector: Send + Sync {
         &self,
         acceptance: &Acceptance,
     ) -> Result<ProviderAgreement, ConnectorError>;
+
+    /// Starts Microsoft's enhanced attestation for a signatory: its id and the customer's link.
+    async fn start_attestation(
+        &self,
+        start: &AttestationStart,
+    ) -> Result<RemoteAttestation, ConnectorError>;
+
+    /// Where an attestation stands now.
+    async fn attestation_state(
+        &self,
+        attestation_id: &str,
+    ) -> Result<RemoteAttestation, ConnectorError>;
+
+    /// Creates the agreement of an accepted attestation; one that exists already counts as
+    /// done (answered as the provider holds it).
+    async fn create_attested_agreement(
+        &self,
+        agreement: &AttestedAgreement,
+    ) -> Result<ProviderAgreement, ConnectorError>;
 }
 
 /// The connector of a function deployed without a provider's credentials: every call says so.
@@ -200,6 +268,21 @@ impl ProviderConnector for Unconfigured {
     async fn confirm_acceptance(
         &self,
         _: &Acceptance,
+    ) -> Result<ProviderAgreement, ConnectorError> {
+        Err(unconfigured())
+    }
+    async fn start_attestation(
+        &self,
+        _: &AttestationStart,
+    ) -> Result<RemoteAttestation, ConnectorError> {
+        Err(unconfigured())
+    }
+    async fn attestation_state(&self, _: &str) -> Result<RemoteAttestation, ConnectorError> {
+        Err(unconfigured())
+    }
+    async fn create_attested_agreement(
+        &self,
+        _: &AttestedAgreement,
     ) -> Result<ProviderAgreement, ConnectorError> {
         Err(unconfigured())
     }
@@ -283,6 +366,33 @@ impl ProviderConnector for Connector {
         match self {
             Connector::PartnerCenter(pc) => pc.confirm_acceptance(acceptance).await,
             Connector::Unconfigured => Unconfigured.confirm_acceptance(acceptance).await,
+        }
+    }
+    async fn start_attestation(
+        &self,
+        start: &AttestationStart,
+    ) -> Result<RemoteAttestation, ConnectorError> {
+        match self {
+            Connector::PartnerCenter(pc) => pc.start_attestation(start).await,
+            Connector::Unconfigured => Unconfigured.start_attestation(start).await,
+        }
+    }
+    async fn attestation_state(
+        &self,
+        attestation_id: &str,
+    ) -> Result<RemoteAttestation, ConnectorError> {
+        match self {
+            Connector::PartnerCenter(pc) => pc.attestation_state(attestation_id).await,
+            Connector::Unconfigured => Unconfigured.attestation_state(attestation_id).await,
+        }
+    }
+    async fn create_attested_agreement(
+        &self,
+        agreement: &AttestedAgreement,
+    ) -> Result<ProviderAgreement, ConnectorError> {
+        match self {
+            Connector::PartnerCenter(pc) => pc.create_attested_agreement(agreement).await,
+            Connector::Unconfigured => Unconfigured.create_attested_agreement(agreement).await,
         }
     }
 }

@@ -49,6 +49,64 @@ pub enum AgreementSource {
     PartnerCenter,
 }
 
+/// Where Microsoft's enhanced attestation of an agreement stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttestationStatus {
+    /// Microsoft made the attestation; its link waits for the customer.
+    LinkGenerated,
+    /// Microsoft reports the customer's acceptance; the agreement is not created yet.
+    CustomerAccepted,
+    /// The agreement exists in Partner Center: done.
+    AgreementCreated,
+    /// The link expired before the customer accepted; the next start makes a new one.
+    LinkExpired,
+    /// Partner Center refused; `detail` says why.
+    Failed,
+}
+
+impl AttestationStatus {
+    /// Whether the attestation still waits on the customer or on the agreement's creation.
+    pub fn is_open(self) -> bool {
+        matches!(
+            self,
+            AttestationStatus::LinkGenerated | AttestationStatus::CustomerAccepted
+        )
+    }
+}
+
+/// Microsoft's enhanced attestation of an agreement (Partner Center MCA agreements).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgreementAttestation {
+    /// Partner Center's attestation id.
+    pub attestation_id: String,
+    pub status: AttestationStatus,
+    /// Microsoft's page where the customer reviews and accepts the agreement.
+    pub link: Option<String>,
+    /// When the link stops working (as far as this deployment knows it).
+    pub expires_at: Option<Instant>,
+    pub updated_at: Instant,
+    /// Partner Center's answer or refusal (`code`, `description`), when there is one.
+    pub detail: Option<serde_json::Value>,
+    /// The signatory named to Microsoft: a contact of the account.
+    pub contact_id: Id,
+    pub started_at: Instant,
+    /// The number of the scheduled status check that is due next (the follow-up's pointer:
+    /// a queue message of another number is a duplicate or stale).
+    #[serde(default)]
+    pub check: u64,
+    /// When Partner Center was last asked.
+    #[serde(default)]
+    pub checked_at: Option<Instant>,
+}
+
+impl AgreementAttestation {
+    /// Open, and its link not past its expiry: a customer starting again gets this one.
+    pub fn is_live(&self, now: Instant) -> bool {
+        self.status.is_open() && self.expires_at.is_none_or(|e| e > now)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Agreement {
     pub id: Id,
@@ -77,6 +135,9 @@ pub struct Agreement {
     /// follows) and reminders stop. Cleared when the customer accepts after all.
     #[serde(default)]
     pub declined_on: Option<Day>,
+    /// Microsoft's enhanced attestation, for agreements Partner Center must confirm.
+    #[serde(default)]
+    pub attestation: Option<AgreementAttestation>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -141,6 +202,7 @@ impl Agreement {
             bulk_job_id: None,
             provider_account_id: None,
             declined_on: None,
+            attestation: None,
         })
     }
 

@@ -14,6 +14,10 @@ pub enum HistoryAction {
     Attested,
     /// Attesting to the provider failed for good; the agreement keeps its local state.
     AttestationFailed,
+    /// Microsoft's enhanced attestation was started (its id and link in `details`).
+    AttestationStarted,
+    /// The attestation's link expired before the customer accepted.
+    AttestationExpired,
     /// The customer declined it on the portal (it stays pending).
     Declined,
     /// E-mails to the signing contact: a portal link, a reminder, the receipt of acceptance.

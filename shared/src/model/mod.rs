@@ -17,7 +17,10 @@ pub mod time;
 pub mod validate;
 
 pub use account::{Account, NewAccount};
-pub use agreement::{Agreement, AgreementFilter, AgreementSource, AgreementStatus, NewAgreement};
+pub use agreement::{
+    Agreement, AgreementAttestation, AgreementFilter, AgreementSource, AgreementStatus,
+    AttestationStatus, NewAgreement,
+};
 pub use billing_contract::{BillingContract, ContractTag, NewBillingContract};
 pub use bulk_job::{BulkJob, BulkJobView, ItemFailure, JobKind, JobStatus, UnmatchedCustomer};
 pub use contact::{Contact, NewContact};
@@ -26,7 +29,7 @@ pub use ids::Id;
 pub use notice::{NoticeRecord, NoticeStep, ReminderCadence};
 pub use portal_link::{LinkClaims, LinkKey, LinkStatus, NewPortalLink, PortalLink};
 pub use principal::Principal;
-pub use provider::{NewProvider, Provider, ProviderKind};
+pub use provider::{AttestationMethod, NewProvider, Provider, ProviderKind};
 pub use provider_account::{NewProviderAccount, ProviderAccount};
 pub use template::{AgreementTemplate, NewTemplate, TemplatePatch, TemplateState};
 pub use time::{Day, Instant};

@@ -12,6 +12,20 @@ pub enum ProviderKind {
     Manual,
 }
 
+/// How a customer's acceptance of the Microsoft Customer Agreement is confirmed to Partner
+/// Center for a provider that syncs agreements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttestationMethod {
+    /// Microsoft's enhanced attestation: the customer accepts in Microsoft's own page (a link
+    /// from an attestation the partner creates); the partner then creates the agreement.
+    #[default]
+    Enhanced,
+    /// The partner attests the customer's acceptance itself (`POST /customers/{id}/agreements`),
+    /// for tenants where Microsoft still accepts it.
+    Legacy,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Provider {
     pub id: Id,
@@ -21,6 +35,9 @@ pub struct Provider {
     pub platform: String,
     /// Whether acceptance is pushed to and pulled from the provider.
     pub syncs_agreements: bool,
+    /// For Partner Center: how acceptances of the MCA are confirmed (`enhanced` by default).
+    #[serde(default)]
+    pub attestation_method: AttestationMethod,
     /// Provider accounts linked to it, kept by the writes that link them; a bulk job's
     /// starting total (its final total is what it went through).
     #[serde(default)]
@@ -39,6 +56,8 @@ pub struct NewProvider {
     pub platform: Option<String>,
     #[serde(default)]
     pub syncs_agreements: bool,
+    #[serde(default)]
+    pub attestation_method: AttestationMethod,
 }
 
 impl Provider {
@@ -53,6 +72,7 @@ impl Provider {
             kind: input.kind,
             platform,
             syncs_agreements: input.syncs_agreements,
+            attestation_method: input.attestation_method,
             provider_account_count: 0,
             created_at: now,
             updated_at: now,

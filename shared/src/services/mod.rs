@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod agreements;
+pub mod attestations;
 pub mod billing_contracts;
 pub mod jobs;
 pub mod notices;

@@ -5,14 +5,16 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
+use crate::connectors::ProviderConnector;
 use crate::error::{ServiceError, ServiceResult};
 use crate::model::{
-    Actor, Agreement, AgreementSource, AgreementStatus, AgreementTemplate, Day, HistoryAction, Id,
-    Instant, Principal,
+    Actor, Agreement, AgreementAttestation, AgreementSource, AgreementStatus, AgreementTemplate,
+    Day, HistoryAction, Id, Instant, Principal, Provider,
 };
 use crate::queue::{BulkQueue, EmailQueue};
 use crate::services::accounts::find_contact;
 use crate::services::agreements::{transition, Transition};
+use crate::services::attestations::{self, must_attest, Follow};
 use crate::services::jobs::attestation::queue_attestation;
 use crate::services::notices::queue_receipt;
 use crate::services::PageRequest;
@@ -27,6 +29,9 @@ pub struct PortalAgreement {
     pub agreement_link: String,
     pub display_inline: bool,
     pub portal_instructions: Option<String>,
+    /// The customer accepts it in Microsoft's page (`POST …/attestation` gives the link), not
+    /// with `…/confirm`.
+    pub attestation_required: bool,
 }
 
 /// Where a confirmation came from, as the API saw it.
@@ -54,14 +59,20 @@ async fn template(store: &Store, id: &Id) -> ServiceResult<AgreementTemplate> {
     found.ok_or_else(|| ServiceError::internal(format!("agreement's template {id} is missing")))
 }
 
-fn view(agreement: Agreement, t: &AgreementTemplate) -> PortalAgreement {
+fn view(agreement: Agreement, t: &AgreementTemplate, p: &Provider) -> PortalAgreement {
     PortalAgreement {
         agreement,
         template_name: t.name.clone(),
         agreement_link: t.agreement_link.clone(),
         display_inline: t.display_inline,
         portal_instructions: t.portal_instructions.clone(),
+        attestation_required: must_attest(p, t),
     }
+}
+
+async fn provider(store: &Store, id: &Id) -> ServiceResult<Provider> {
+    let found: Option<Provider> = store.by_id(id).await?;
+    found.ok_or_else(|| ServiceError::internal(format!("agreement's provider {id} is missing")))
 }
 
 pub async fn list_own_agreements(
@@ -74,14 +85,19 @@ pub async fn list_own_agreements(
         .open_agreements_of_account(account_id, page.spec())
         .await?;
     let mut templates: HashMap<Id, AgreementTemplate> = HashMap::new();
+    let mut providers: HashMap<Id, Provider> = HashMap::new();
     let mut items = Vec::with_capacity(agreements.items.len());
     for a in agreements.items {
         if !templates.contains_key(&a.template_id) {
             let t = template(store, &a.template_id).await?;
             templates.insert(a.template_id.clone(), t);
         }
-        if let Some(t) = templates.get(&a.template_id) {
-            items.push(view(a, t));
+        if !providers.contains_key(&a.provider_id) {
+            let p = provider(store, &a.provider_id).await?;
+            providers.insert(a.provider_id.clone(), p);
+        }
+        if let (Some(t), Some(p)) = (templates.get(&a.template_id), providers.get(&a.provider_id)) {
+            items.push(view(a, t, p));
         }
     }
     Ok(Page {
@@ -113,7 +129,35 @@ pub async fn get_own_agreement(
     let (account_id, _) = customer(caller)?;
     let agreement = own(store, account_id, id).await?;
     let t = template(store, &agreement.template_id).await?;
-    Ok(view(agreement, &t))
+    let p = provider(store, &agreement.provider_id).await?;
+    Ok(view(agreement, &t, &p))
+}
+
+/// The customer starts (or gets back the live) Microsoft attestation of its pending agreement,
+/// as its own contact: the answer carries Microsoft's link.
+pub async fn start_attestation<C: ProviderConnector>(
+    store: &Store,
+    connector: &C,
+    follow: Follow<'_>,
+    caller: &Principal,
+    id: &str,
+) -> ServiceResult<AgreementAttestation> {
+    let (account_id, contact_id) = customer(caller)?;
+    let agreement = own(store, account_id, id).await?;
+    let contact = find_contact(store, account_id, contact_id)
+        .await?
+        .ok_or_else(|| {
+            ServiceError::Forbidden("the token's contact is not a contact of its account".into())
+        })?;
+    attestations::start(
+        store,
+        connector,
+        follow,
+        Actor::of(caller),
+        agreement,
+        contact,
+    )
+    .await
 }
 
 /// Pending → accepted, signed by the caller's contact today, with the evidence of who, when,
@@ -134,6 +178,14 @@ pub async fn confirm_agreement(
             ServiceError::Forbidden("the token's contact is not a contact of its account".into())
         })?;
     let t = template(store, &agreement.template_id).await?;
+    let p = provider(store, &agreement.provider_id).await?;
+    if must_attest(&p, &t) && agreement.status == AgreementStatus::Pending {
+        return Err(ServiceError::AttestationRequired(format!(
+            "agreement {} is accepted in Microsoft's own page: start it with \
+             POST /portal/agreements/{}/attestation and open its link",
+            agreement.id, agreement.id
+        )));
+    }
     let now = Instant::now();
     let evidence = serde_json::json!({
         "who": {
@@ -173,7 +225,7 @@ pub async fn confirm_agreement(
     // For a Direct CSP partner the acceptance goes on to Partner Center through the queue.
     queue_attestation(store, queue, &accepted).await;
     queue_receipt(emails, &accepted).await;
-    Ok(view(accepted, &t))
+    Ok(view(accepted, &t, &p))
 }
 
 /// The customer declines a pending agreement, with an optional reason: it stays pending with
@@ -192,6 +244,7 @@ pub async fn decline_agreement(
             ServiceError::Forbidden("the token's contact is not a contact of its account".into())
         })?;
     let t = template(store, &agreement.template_id).await?;
+    let p = provider(store, &agreement.provider_id).await?;
     let why = reason.clone();
     let apply = move |a: &Agreement| a.declined(why.as_deref(), Instant::now());
     let declined = transition(
@@ -208,5 +261,5 @@ pub async fn decline_agreement(
     )
     .await?;
     tracing::info!(agreement_id = %declined.id, contact_id = %contact_id, "agreement declined on the portal");
-    Ok(view(declined, &t))
+    Ok(view(declined, &t, &p))
 }

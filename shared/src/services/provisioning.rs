@@ -14,6 +14,9 @@ use crate::model::{
 };
 use crate::services::accounts::require_account;
 use crate::services::agreements::{free_slot, inactive};
+use crate::services::attestations::{
+    after_provisioning, must_attest, open_remote, started_details, Follow,
+};
 use crate::services::providers::require_provider;
 use crate::services::templates::require_template;
 use crate::store::{Store, StoreError};
@@ -50,6 +53,7 @@ pub async fn primary_contact(
 pub async fn provision<C: ProviderConnector>(
     store: &Store,
     connector: &C,
+    follow: Follow<'_>,
     caller: &Principal,
     account_id: &str,
     input: ProvisionRequest,
@@ -68,6 +72,9 @@ pub async fn provision<C: ProviderConnector>(
         return Err(inactive(&template.id));
     }
     let direct = confirms_agreements(&provider);
+    // The MCA with Microsoft's enhanced attestation: the agreement is made pending with an
+    // attestation whose link goes to the customer; it turns accepted once Partner Center has it.
+    let enhanced = must_attest(&provider, &template);
     let tenant =
         match input.provider_specific_id.as_deref() {
             Some(raw) => specific_id(raw)?,
@@ -128,7 +135,22 @@ pub async fn provision<C: ProviderConnector>(
         actor.clone(),
         AgreementSource::Provisioning,
     )];
-    if direct {
+    if enhanced {
+        let contact = primary_contact(store, &account).await?;
+        let attestation = open_remote(connector, &account, &contact).await?;
+        agreement.attestation = Some(attestation.clone());
+        agreement.version += 1;
+        let mut event = HistoryEvent::of_change(
+            None,
+            &agreement,
+            HistoryAction::AttestationStarted,
+            actor.clone(),
+            AgreementSource::PartnerCenter,
+        );
+        event.from_status = Some(agreement.status);
+        event.details = Some(started_details(&attestation, &contact));
+        history.push(event);
+    } else if direct {
         let contact = primary_contact(store, &account).await?;
         let confirmed = connector
             .confirm_acceptance(&Acceptance {
@@ -176,7 +198,10 @@ pub async fn provision<C: ProviderConnector>(
         }
         Err(e) => return Err(e.into()),
     }
-    tracing::info!(account_id = %account.id, agreement_id = %agreement.id, direct, "account provisioned");
+    if enhanced {
+        after_provisioning(follow, &agreement).await;
+    }
+    tracing::info!(account_id = %account.id, agreement_id = %agreement.id, direct, enhanced, "account provisioned");
     Ok(Provisioned {
         provider_account: existing_pa.unwrap_or(new_pa),
         agreement,

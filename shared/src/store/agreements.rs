@@ -34,6 +34,17 @@ impl Store {
             .await
     }
 
+    /// Pattern 14 without an event: the agreement's next state (e.g. an attestation's scheduled
+    /// check moving on) if the stored version is still `expected_version`.
+    pub async fn update_agreement_quietly(
+        &self,
+        next: &Agreement,
+        expected_version: u64,
+    ) -> Result<(), StoreError> {
+        self.update_fields(to_item(next)?, expected_version, HISTORY, None)
+            .await
+    }
+
     /// Pattern 14, without a change of state: an event appended to the agreement's history
     /// (e.g. the outcome of an attestation).
     pub async fn note_on_agreement(&self, id: &Id, event: &HistoryEvent) -> Result<(), StoreError> {

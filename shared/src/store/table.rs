@@ -152,6 +152,20 @@ impl Store {
         list: &str,
         event: &E,
     ) -> Result<(), StoreError> {
+        let event: Item = serde_dynamo::to_item(event)?;
+        self.update_fields(item, expected_version, list, Some(event))
+            .await
+    }
+
+    /// The item's attributes (all but `list`, which is left as it is, with `event` appended
+    /// when given) set if the stored version is `expected_version`.
+    pub(crate) async fn update_fields(
+        &self,
+        item: Item,
+        expected_version: u64,
+        list: &str,
+        event: Option<Item>,
+    ) -> Result<(), StoreError> {
         let (mut pk, mut sk) = (String::new(), String::new());
         let mut names = std::collections::HashMap::new();
         let mut values = std::collections::HashMap::new();
@@ -168,16 +182,17 @@ impl Store {
                 }
             }
         }
-        let event: Item = serde_dynamo::to_item(event)?;
-        names.insert("#list".into(), list.to_string());
         names.insert("#version".into(), "version".into());
-        values.insert(
-            ":event".into(),
-            AttributeValue::L(vec![AttributeValue::M(event)]),
-        );
-        values.insert(":empty".into(), AttributeValue::L(vec![]));
         values.insert(":expected".into(), n(expected_version));
-        sets.push("#list = list_append(if_not_exists(#list, :empty), :event)".into());
+        if let Some(event) = event {
+            names.insert("#list".into(), list.to_string());
+            values.insert(
+                ":event".into(),
+                AttributeValue::L(vec![AttributeValue::M(event)]),
+            );
+            values.insert(":empty".into(), AttributeValue::L(vec![]));
+            sets.push("#list = list_append(if_not_exists(#list, :empty), :event)".into());
+        }
         let result = self
             .client
             .update_item()

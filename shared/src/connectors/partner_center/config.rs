@@ -55,6 +55,8 @@ pub struct PartnerCenterConfig {
     pub page_size: u32,
     /// `MS-PartnerCenter-Application`. Default `agreements`.
     pub application_name: String,
+    /// The enhanced attestation's undocumented parts, as settings.
+    pub enhanced: super::enhanced::EnhancedSettings,
 }
 
 impl PartnerCenterConfig {
@@ -79,6 +81,7 @@ impl PartnerCenterConfig {
             call_budget: Duration::from_secs(20),
             page_size: 100,
             application_name: "agreements".to_string(),
+            enhanced: super::enhanced::EnhancedSettings::default(),
         }
     }
 
@@ -185,6 +188,7 @@ impl PartnerCenterConfig {
         if let Some(size) = number("PARTNER_CENTER_PAGE_SIZE")? {
             config.page_size = u32::try_from(size).unwrap_or(u32::MAX);
         }
+        config.enhanced = super::enhanced::EnhancedSettings::from_lookup(&get)?;
         Ok(config)
     }
 }

@@ -33,6 +33,7 @@
 
 mod agreements;
 mod config;
+mod enhanced;
 mod errors;
 mod paths;
 mod secret;
@@ -49,8 +50,8 @@ use tokio::sync::{OnceCell, RwLock};
 use uuid::Uuid;
 
 use super::{
-    Acceptance, AgreementContact, Attestation, ConnectorError, CustomerPage, ProviderAgreement,
-    ProviderConnector,
+    Acceptance, AgreementContact, Attestation, AttestationStart, AttestedAgreement, ConnectorError,
+    CustomerPage, ProviderAgreement, ProviderConnector, RemoteAttestation,
 };
 use crate::model::Day;
 use config::checked_url;
@@ -65,6 +66,7 @@ pub use config::{
     PartnerCenterConfig, TokenAudience, DEFAULT_BASE_URL, DEFAULT_TOKEN_URL_TEMPLATE,
     PARTNER_CENTER_RESOURCE,
 };
+pub use enhanced::{EnhancedSettings, ATTESTATION_ID_PLACEHOLDER, INVALID_ATTESTATION_START};
 pub use errors::{
     AGREEMENT_ALREADY_EXISTS, INVALID_ATTESTATION, INVALID_CONTINUATION, INVALID_CUSTOMER_ID,
 };
@@ -267,6 +269,27 @@ impl ProviderConnector for PartnerCenterClient {
             primary_contact: acceptance.signer.clone(),
         })
         .await
+    }
+
+    async fn start_attestation(
+        &self,
+        start: &AttestationStart,
+    ) -> Result<RemoteAttestation, ConnectorError> {
+        PartnerCenterClient::start_attestation(self, start).await
+    }
+
+    async fn attestation_state(
+        &self,
+        attestation_id: &str,
+    ) -> Result<RemoteAttestation, ConnectorError> {
+        PartnerCenterClient::attestation_state(self, attestation_id).await
+    }
+
+    async fn create_attested_agreement(
+        &self,
+        agreement: &AttestedAgreement,
+    ) -> Result<ProviderAgreement, ConnectorError> {
+        PartnerCenterClient::create_attested_agreement(self, agreement).await
     }
 }
 

@@ -14,7 +14,9 @@ pub fn status_of(error: &ServiceError) -> StatusCode {
         ServiceError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
         ServiceError::Forbidden(_) => StatusCode::FORBIDDEN,
         ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
-        ServiceError::Conflict { .. } => StatusCode::CONFLICT,
+        ServiceError::Conflict { .. } | ServiceError::AttestationRequired(_) => {
+            StatusCode::CONFLICT
+        }
         ServiceError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
         ServiceError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
         ServiceError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -35,6 +37,7 @@ pub fn code_of(error: &ServiceError) -> &'static str {
         ServiceError::Forbidden(_) => "forbidden",
         ServiceError::NotFound(_) => "not_found",
         ServiceError::Conflict { .. } => "conflict",
+        ServiceError::AttestationRequired(_) => "attestation_required",
         ServiceError::PreconditionFailed(_) => "precondition_failed",
         ServiceError::PayloadTooLarge(_) => "payload_too_large",
         ServiceError::UnsupportedMediaType(_) => "unsupported_media_type",

@@ -85,6 +85,28 @@ pub async fn handle<C: ProviderConnector>(
                 .await
                 .map(|()| Handled::Attestation)
         }
+        JobMessage::FollowAttestation {
+            agreement_id,
+            attestation_id,
+            check,
+            ..
+        } => {
+            let follow = crate::services::attestations::Follow {
+                queue: Some(queue),
+                emails,
+                check_secs: crate::services::attestations::check_secs_from_env(),
+            };
+            crate::services::attestations::follow(
+                store,
+                connector,
+                follow,
+                agreement_id,
+                attestation_id,
+                *check,
+            )
+            .await
+            .map(|()| Handled::Attestation)
+        }
         JobMessage::ImportProviderAccounts { job_id, cursor, .. } => {
             let work = import::ImportProviderAccounts { store, settings };
             let pointer = ChunkPointer {
@@ -111,6 +133,14 @@ pub async fn give_up(store: &Store, message: &JobMessage, reason: &str) -> Resul
         }
         JobMessage::AttestAgreement { agreement_id, .. } => {
             attestation::give_up(store, agreement_id, reason).await
+        }
+        JobMessage::FollowAttestation {
+            agreement_id,
+            attestation_id,
+            ..
+        } => {
+            crate::services::attestations::give_up(store, agreement_id, attestation_id, reason)
+                .await
         }
     }
 }

@@ -11,6 +11,7 @@ use crate::entrypoints::http::Reply;
 use crate::error::ServiceResult;
 use crate::model::AgreementFilter;
 use crate::services::agreements::{self, parse_status};
+use crate::services::attestations;
 use crate::services::{billing_contracts, filter_id};
 use crate::AppContext;
 
@@ -92,4 +93,38 @@ pub async fn agreement_history(ctx: Arc<AppContext>, request: Request) -> Servic
         StatusCode::OK,
         &agreements::agreement_history(&ctx.store, &caller, &id, &page).await?,
     )
+}
+
+/// POST /agreements/{id}/attestation: staff start Microsoft's enhanced attestation (or get
+/// back the live one), optionally naming the signing contact.
+pub async fn start_attestation(ctx: Arc<AppContext>, request: Request) -> ServiceResult<Reply> {
+    let caller = staff(&request)?;
+    let id = path(&request, "id")?;
+    let input: attestations::StartRequest = optional_json(&request)?.unwrap_or_default();
+    let attestation = attestations::start_for_staff(
+        &ctx.store,
+        ctx.connector(),
+        ctx.follow(),
+        &caller,
+        &id,
+        input,
+    )
+    .await?;
+    Reply::created(&attestation, 0, format!("/agreements/{id}")).map(without_etag)
+}
+
+/// POST /agreements/{id}/attestation/refresh: ask Partner Center now.
+pub async fn refresh_attestation(ctx: Arc<AppContext>, request: Request) -> ServiceResult<Reply> {
+    let caller = staff(&request)?;
+    let id = path(&request, "id")?;
+    let _: Option<serde_json::Map<String, serde_json::Value>> = optional_json(&request)?;
+    let attestation =
+        attestations::refresh(&ctx.store, ctx.connector(), ctx.follow(), &caller, &id).await?;
+    Reply::json(StatusCode::OK, &attestation)
+}
+
+/// An attestation is part of its agreement, not a versioned record of its own: no ETag.
+pub fn without_etag(mut reply: Reply) -> Reply {
+    reply.version = None;
+    reply
 }

@@ -66,6 +66,17 @@ pub async fn decline_agreement(ctx: Arc<AppContext>, request: Request) -> Servic
     Reply::record(StatusCode::OK, &declined, declined.agreement.version)
 }
 
+/// POST /portal/agreements/{id}/attestation: the customer gets Microsoft's acceptance link.
+pub async fn start_attestation(ctx: Arc<AppContext>, request: Request) -> ServiceResult<Reply> {
+    let caller = principal(&request)?;
+    let id = path(&request, "id")?;
+    let _: Option<serde_json::Map<String, serde_json::Value>> = optional_json(&request)?;
+    let attestation =
+        portal::start_attestation(&ctx.store, ctx.connector(), ctx.follow(), &caller, &id).await?;
+    Reply::created(&attestation, 0, format!("/portal/agreements/{id}"))
+        .map(super::agreements::without_etag)
+}
+
 pub async fn portal_page(_ctx: Arc<AppContext>, _request: Request) -> ServiceResult<Reply> {
     Ok(Reply::html(PAGE.to_string()))
 }

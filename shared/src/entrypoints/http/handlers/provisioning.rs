@@ -14,8 +14,15 @@ pub async fn provision_account(ctx: Arc<AppContext>, request: Request) -> Servic
     let caller = staff(&request)?;
     let account_id = path(&request, "id")?;
     let input = json(&request)?;
-    let done =
-        provisioning::provision(&ctx.store, ctx.connector(), &caller, &account_id, input).await?;
+    let done = provisioning::provision(
+        &ctx.store,
+        ctx.connector(),
+        ctx.follow(),
+        &caller,
+        &account_id,
+        input,
+    )
+    .await?;
     let location = format!("/agreements/{}", done.agreement.id);
     Reply::created(&done, done.agreement.version, location)
 }
