@@ -634,6 +634,8 @@ async fn notify_at_scale() {
             NewAccount {
                 name: format!("Customer {i:05}"),
                 email_domain: None,
+                country: None,
+                language: None,
             },
             now,
         )
