@@ -297,13 +297,48 @@ fn environments(
     Ok(all)
 }
 
-fn router(template: &Template) -> Result<Router, Error> {
+/// What a JWT authorizer of the template requires of a token's `iss` and `aud`, resolved.
+fn jwt_expectations(
+    template: &Template,
+    resolver: &Resolver,
+    api: &str,
+    name: &str,
+) -> Result<jwt::Expected, Error> {
+    let Some(authorizer) = template.jwt_authorizer(api, name) else {
+        return Err(Error::Config(format!(
+            "HTTP API {api} has no JWT authorizer {name}"
+        )));
+    };
+    let resolve = |what: &str, value: &serde_yaml::Value| {
+        resolver.resolve(value).map_err(|e| {
+            Error::Config(format!(
+                "HTTP API {api} authorizer {name}: JwtConfiguration.{what}: {e}"
+            ))
+        })
+    };
+    Ok(jwt::Expected {
+        issuer: authorizer
+            .issuer
+            .as_ref()
+            .map(|issuer| resolve("issuer", issuer))
+            .transpose()?,
+        audiences: authorizer
+            .audience
+            .iter()
+            .map(|audience| resolve("audience", audience))
+            .collect::<Result<_, _>>()?,
+    })
+}
+
+fn router(template: &Template, resolver: &Resolver) -> Result<Router, Error> {
     let mut routes = Vec::new();
     for function in &template.functions {
         for event in &function.http_events {
             let guard = match &event.auth {
                 RouteAuth::Public => RouteGuard::Public,
-                RouteAuth::Jwt { .. } => RouteGuard::Jwt,
+                RouteAuth::Jwt { authorizer } => RouteGuard::Jwt(jwt_expectations(
+                    template, resolver, &event.api, authorizer,
+                )?),
                 RouteAuth::Lambda { authorizer } => RouteGuard::Lambda {
                     api: event.api.clone(),
                     authorizer: authorizer.clone(),
@@ -456,7 +491,7 @@ pub async fn start(config: Config) -> Result<RunningStack, Error> {
     .with_secrets(predicted_secrets)
     .with_api_endpoint(&base_url);
     environments(&config, &template, &predicted, "http://127.0.0.1:0")?;
-    let router = Arc::new(router(&template)?);
+    let router = Arc::new(router(&template, &predicted)?);
     let authorizers = Arc::new(lambda_authorizers(&template, &predicted)?);
     let identities = email_identities(&template, &predicted)?;
 
