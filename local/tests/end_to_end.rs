@@ -118,6 +118,7 @@ async fn http_api_routes_authorizes_and_invokes() {
     let client = reqwest::Client::new();
     let token = jwt::mint(
         &json!({"sub": "user-1", "scope": "agreements.admin", "groups": ["x", "y"], "n": 5,
+                "roles": ["agreements.admin"], "scp": "User.Read agreements.admin",
                 "exp": now() + 300, "iss": "local", "aud": "local"}),
         SECRET,
     );
@@ -153,6 +154,11 @@ async fn http_api_routes_authorizes_and_invokes() {
     let claims = &context["authorizer"]["jwt"]["claims"];
     assert_eq!(claims["sub"], "user-1");
     assert_eq!(claims["groups"], "[x y]");
+    // Entra ID's claims as API Gateway passes them: app roles (an array) as `[a b]`, delegated
+    // scopes as the space-separated string they are.
+    assert_eq!(claims["roles"], "[agreements.admin]");
+    assert_eq!(claims["scp"], "User.Read agreements.admin");
+    assert_eq!(claims["aud"], "local");
     assert_eq!(claims["n"], "5");
     // lambda_http reads the same event the way the real functions do.
     let seen = &body["seen"];
