@@ -88,6 +88,10 @@ pub struct Config {
     pub max_instances: usize,
     /// The HS256 secret of the JWT authorizer.
     pub jwt_secret: String,
+    /// Values for the template's generated secrets, by logical id, in place of a random one
+    /// (set even on a secret that exists): what an operator puts into a secret after deploying,
+    /// such as `PartnerCenterClientSecret`.
+    pub secret_values: BTreeMap<String, String>,
 }
 
 impl Default for Config {
@@ -105,6 +109,7 @@ impl Default for Config {
             reset_table: false,
             max_instances: 8,
             jwt_secret: DEFAULT_JWT_SECRET.into(),
+            secret_values: BTreeMap::new(),
         }
     }
 }
@@ -473,6 +478,15 @@ pub async fn start(config: Config) -> Result<RunningStack, Error> {
 
     // Check parameters, intrinsics and routes before touching the endpoint.
     let generated_secrets = secrets::generated_secrets(&template).map_err(Error::Config)?;
+    if let Some(unknown) = config
+        .secret_values
+        .keys()
+        .find(|id| !generated_secrets.iter().any(|s| &s.logical_id == *id))
+    {
+        return Err(Error::Config(format!(
+            "a value is given for secret {unknown}, which is no generated secret of the template"
+        )));
+    }
     let predicted_secrets = generated_secrets
         .iter()
         .map(|secret| {
@@ -516,6 +530,7 @@ pub async fn start(config: Config) -> Result<RunningStack, Error> {
         &aws_sdk_secretsmanager::Client::new(&sdk),
         &config.queue_prefix,
         &generated_secrets,
+        &config.secret_values,
     )
     .await?;
     let ses_client = aws_sdk_sesv2::Client::new(&sdk);

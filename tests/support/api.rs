@@ -120,6 +120,11 @@ impl Api {
 
     /// The same, with template parameters set (e.g. Partner Center's address and credentials).
     pub async fn start_with(params: &[(&str, String)]) -> Api {
+        Api::start_configured(params, &[]).await
+    }
+
+    /// The same, with values for the template's generated secrets (by logical id).
+    pub async fn start_configured(params: &[(&str, String)], secrets: &[(&str, &str)]) -> Api {
         let root = workspace_root();
         let config = Config {
             template: root.join("template.yaml"),
@@ -132,6 +137,10 @@ impl Api {
             params: params
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+            secret_values: secrets
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             ..Config::default()
         };
