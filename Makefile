@@ -1,24 +1,35 @@
 # The two commands of the README, and the pieces they are made of.
-.PHONY: local test lint build venv bench clean-local
+.PHONY: local test lint build package venv toolchain bench clean-local
 
 ## make local: the whole product on this machine (moto + API on http://127.0.0.1:3000 + workers)
 local: venv build
 	scripts/local.sh
 
 ## make test: every test (lint, template, unit, handlers, HTTP contract, queue behaviour)
-test: venv
+test: toolchain venv
 	scripts/test.sh
 
-lint: venv
+lint: toolchain venv
 	cargo fmt --all -- --check
 	SAM_CLI_TELEMETRY=0 .venv/bin/sam validate --lint --template template.yaml
+	.venv/bin/openapi-spec-validator docs/openapi.yaml
 	cargo clippy --workspace --all-targets -- -D warnings
 
-build:
+build: toolchain
 	cargo build --workspace --bins
+
+## make package: every function (or FUNCTIONS="a b") built for arm64 and zipped by cargo-lambda,
+## as target/lambda/<fn>/bootstrap.zip; prints each size
+FUNCTIONS ?=
+package: toolchain venv
+	scripts/package.sh $(FUNCTIONS)
 
 venv:
 	scripts/ensure-venv.sh
+
+## the pinned toolchain (rust-toolchain.toml), aliased to stable when that is the same version
+toolchain:
+	scripts/ensure-toolchain.sh
 
 clean-local:
 	scripts/moto.sh stop

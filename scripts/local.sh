@@ -20,7 +20,7 @@ if [ "${FAKE_PARTNER_CENTER:-0}" = 1 ]; then
   pc_args=(
     --param PartnerCenterTenantId=8f0a1c2e-4b3d-4e5f-9a6b-7c8d9e0f1a2b
     --param PartnerCenterClientId=4d9c7a3e-2f1b-4c6d-8e9f-0a1b2c3d4e5f
-    --param PartnerCenterClientSecretOverride=fake-partner-center-client-secret
+    --secret PartnerCenterClientSecret=fake-partner-center-client-secret
     --param PartnerCenterBaseUrl=http://127.0.0.1:4010
     --param PartnerCenterTokenUrl=http://127.0.0.1:4010/8f0a1c2e-4b3d-4e5f-9a6b-7c8d9e0f1a2b/oauth2/token
   )

@@ -25,6 +25,8 @@ echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 echo "==> sam validate --lint"
 .venv/bin/sam validate --lint --template template.yaml
+echo "==> openapi-spec-validator docs/openapi.yaml"
+.venv/bin/openapi-spec-validator docs/openapi.yaml
 # The local endpoint's check runs in-process (moto's mock) beside clippy and the build.
 echo "==> scripts/test_moto_server.py, in the background (the local endpoint's reads answer as moto does)"
 .venv/bin/python scripts/test_moto_server.py >.local/test_moto_server.log 2>&1 &

@@ -15,17 +15,17 @@ use shared::queue::{BulkQueue, JobMessage};
 
 /// A stack pointed at the fake, checking open attestations every second.
 async fn stack_with(pc: &FakePartnerCenter) -> Api {
-    Api::start_with(&[
-        ("PartnerCenterTenantId", fake::TENANT_ID.to_string()),
-        ("PartnerCenterClientId", fake::CLIENT_ID.to_string()),
-        (
-            "PartnerCenterClientSecretOverride",
-            fake::CLIENT_SECRET.to_string(),
-        ),
-        ("PartnerCenterBaseUrl", pc.base_url().to_string()),
-        ("PartnerCenterTokenUrl", pc.token_url()),
-        ("PartnerCenterAttestationCheckSeconds", "1".to_string()),
-    ])
+    Api::start_configured(
+        &[
+            ("PartnerCenterTenantId", fake::TENANT_ID.to_string()),
+            ("PartnerCenterClientId", fake::CLIENT_ID.to_string()),
+            ("PartnerCenterBaseUrl", pc.base_url().to_string()),
+            ("PartnerCenterTokenUrl", pc.token_url()),
+            ("PartnerCenterAttestationCheckSeconds", "1".to_string()),
+        ],
+        &[("PartnerCenterClientSecret", fake::CLIENT_SECRET)],
+        1,
+    )
     .await
 }
 

@@ -591,7 +591,7 @@ async fn send(
     body: Option<Value>,
 ) -> Seen {
     let method = Method::from_bytes(method.as_bytes()).expect("an HTTP method");
-    let mut request = api.request(method, path);
+    let mut request = api.request(method.clone(), path);
     if let Some(t) = token {
         request = request.bearer_auth(t);
     }
@@ -607,6 +607,14 @@ async fn send(
         .unwrap_or_default()
         .to_string();
     let text = response.text().await.unwrap_or_default();
+    let content_type_header = (!content_type.is_empty()).then_some(content_type.as_str());
+    integration_tests::openapi::assert_answer(
+        method.as_str(),
+        path.split('?').next().unwrap_or_default(),
+        status,
+        content_type_header,
+        &text,
+    );
     let json = serde_json::from_str(&text).unwrap_or(Value::Null);
     Seen {
         status,

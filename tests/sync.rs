@@ -10,17 +10,18 @@ use serde_json::{json, Value};
 use shared::connectors::{AgreementContact, ProviderAgreement};
 
 async fn stack_with(pc: &FakePartnerCenter, page_size: usize) -> Api {
-    Api::start_with(&[
-        ("PartnerCenterTenantId", fake::TENANT_ID.to_string()),
-        ("PartnerCenterClientId", fake::CLIENT_ID.to_string()),
-        (
-            "PartnerCenterClientSecretOverride",
-            fake::CLIENT_SECRET.to_string(),
-        ),
-        ("PartnerCenterBaseUrl", pc.base_url().to_string()),
-        ("PartnerCenterTokenUrl", pc.token_url()),
-        ("PartnerCenterPageSize", page_size.to_string()),
-    ])
+    // The client secret is where an operator puts it: in the stack's generated secret.
+    Api::start_configured(
+        &[
+            ("PartnerCenterTenantId", fake::TENANT_ID.to_string()),
+            ("PartnerCenterClientId", fake::CLIENT_ID.to_string()),
+            ("PartnerCenterBaseUrl", pc.base_url().to_string()),
+            ("PartnerCenterTokenUrl", pc.token_url()),
+            ("PartnerCenterPageSize", page_size.to_string()),
+        ],
+        &[("PartnerCenterClientSecret", fake::CLIENT_SECRET)],
+        1,
+    )
     .await
 }
 

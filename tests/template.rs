@@ -220,3 +220,47 @@ fn policies_name_every_action_they_allow() {
         }
     }
 }
+
+#[test]
+fn no_secret_travels_in_an_environment_variable() {
+    let t = template();
+    let parameters = t["Parameters"].as_mapping().expect("Parameters");
+    for (name, parameter) in parameters {
+        assert_ne!(
+            parameter["NoEcho"],
+            Value::Bool(true),
+            "parameter {name:?} is a secret; generate it into Secrets Manager instead"
+        );
+    }
+    let resources = resources(&t);
+    let parsed = Template::load(workspace_root().join("template.yaml")).expect("template.yaml");
+    for function in &parsed.functions {
+        let name = &function.logical_id;
+        for variable in function.environment.keys() {
+            let looks_secret = ["SECRET", "PASSWORD", "_KEY"]
+                .iter()
+                .any(|word| variable.contains(word));
+            assert!(
+                !looks_secret || variable.ends_with("_SECRET_ARN"),
+                "{name}: {variable} looks like a secret; pass its secret's ARN (…_SECRET_ARN)"
+            );
+        }
+        // The cursor key's secret (Globals) is readable by every function, and only that secret.
+        assert_eq!(
+            function.environment.get("CURSOR_KEY_SECRET_ARN"),
+            Some(&serde_yaml::from_str::<Value>("!Ref CursorKey").expect("YAML")),
+            "{name}"
+        );
+        let policies = &resources[name]["Properties"]["Policies"];
+        let reads_cursor_key = policies.as_sequence().into_iter().flatten().any(|p| {
+            p["AWSSecretsManagerGetSecretValuePolicy"]["SecretArn"]
+                == serde_yaml::from_str::<Value>("!Ref CursorKey").expect("YAML")
+        });
+        assert!(reads_cursor_key, "{name} may not read the CursorKey secret");
+    }
+    let key = &resources["CursorKey"];
+    assert_eq!(key["Type"], "AWS::SecretsManager::Secret");
+    assert!(key["Properties"]["GenerateSecretString"]["PasswordLength"]
+        .as_u64()
+        .is_some_and(|n| n >= 32));
+}

@@ -194,7 +194,9 @@ pub fn staff_token() -> String {
         .unwrap_or(0)
         + 3600;
     local_stack::jwt::mint(
-        &json!({"sub": "bench", "scope": "agreements.admin", "exp": exp}),
+        &json!({"sub": "bench", "scope": "agreements.admin", "exp": exp,
+                "iss": local_stack::intrinsics::LOCAL_JWT_ISSUER,
+                "aud": local_stack::intrinsics::LOCAL_JWT_AUDIENCE}),
         local_stack::DEFAULT_JWT_SECRET,
     )
 }

@@ -264,8 +264,13 @@ mod tests {
 
     fn router() -> Router {
         Router::new(vec![
-            Route::new("POST", "/providers/{id}", "f", RouteGuard::Jwt)
-                .unwrap_or_else(|e| panic!("{e}")),
+            Route::new(
+                "POST",
+                "/providers/{id}",
+                "f",
+                RouteGuard::Jwt(Default::default()),
+            )
+            .unwrap_or_else(|e| panic!("{e}")),
             Route::new("GET", "/open", "g", RouteGuard::Public).unwrap_or_else(|e| panic!("{e}")),
         ])
         .unwrap_or_else(|e| panic!("{e}"))

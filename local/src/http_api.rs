@@ -170,19 +170,31 @@ impl HttpApi {
         reply
     }
 
-    /// Verifies the bearer token of a guarded route.
-    fn authorize(&self, request: &Request<Incoming>) -> Result<Map<String, Value>, &'static str> {
+    /// Verifies the token of a route guarded by a JWT authorizer as API Gateway does: the
+    /// identity source (`Authorization`) holds the token alone or after `Bearer `; then its
+    /// signature and times, then `iss` and `aud` against the authorizer's configuration.
+    fn authorize(
+        &self,
+        request: &Request<Incoming>,
+        expected: &jwt::Expected,
+    ) -> Result<Map<String, Value>, &'static str> {
         let token = request
             .headers()
             .get(AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                let (scheme, token) = v.trim().split_once(' ')?;
-                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+            .map(|v| {
+                let v = v.trim();
+                match v.split_once(' ') {
+                    Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
+                    _ => v,
+                }
             })
             .filter(|t| !t.is_empty())
-            .ok_or("missing bearer token")?;
-        jwt::verify(token, &self.jwt_secret, now_epoch_secs()).map_err(|e| e.detail())
+            .ok_or("missing token")?;
+        let claims =
+            jwt::verify(token, &self.jwt_secret, now_epoch_secs()).map_err(|e| e.detail())?;
+        jwt::check_claims(&claims, expected).map_err(|e| e.detail())?;
+        Ok(claims)
     }
 
     async fn respond(
@@ -202,7 +214,7 @@ impl HttpApi {
         };
         let guarded = match &matched.route.guard {
             RouteGuard::Public => Guarded::Public,
-            RouteGuard::Jwt => match self.authorize(&request) {
+            RouteGuard::Jwt(expected) => match self.authorize(&request, expected) {
                 Ok(claims) => Guarded::Jwt(claims),
                 Err(detail) => {
                     tracing::info!(detail, "the JWT authorizer refused the request");

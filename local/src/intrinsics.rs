@@ -11,15 +11,16 @@ use crate::template::Template;
 pub const REGION: &str = "us-east-1";
 pub const ACCOUNT_ID: &str = "000000000000";
 
+/// The `iss` the local JWT authorizer accepts unless `--param JwtIssuer=...` says otherwise.
+pub const LOCAL_JWT_ISSUER: &str = "local";
+/// The `aud` the local JWT authorizer accepts unless `--param JwtAudience=...` says otherwise.
+pub const LOCAL_JWT_AUDIENCE: &str = "agreements-local";
+
 /// Values that make the template usable locally without any `--param`, for parameters the
 /// template gives no `Default`.
 pub const BUILT_IN_PARAMETER_DEFAULTS: &[(&str, &str)] = &[
-    (
-        "CursorSigningKey",
-        "local-cursor-signing-key-0123456789abcdef",
-    ),
-    ("JwtIssuer", "local"),
-    ("JwtAudience", "agreements-local"),
+    ("JwtIssuer", LOCAL_JWT_ISSUER),
+    ("JwtAudience", LOCAL_JWT_AUDIENCE),
     ("EmailSender", "Agreements <agreements@agreements.local>"),
 ];
 
@@ -442,7 +443,7 @@ mod tests {
     const TEMPLATE: &str = r#"
 Parameters:
   LogLevel: { Type: String, Default: info }
-  CursorSigningKey: { Type: String }
+  JwtAudience: { Type: String }
   JwtIssuer: { Type: String }
   Needed: { Type: String }
   EmailSender: { Type: String }
@@ -539,8 +540,8 @@ Resources:
         let r = resolver(&[("LogLevel", "trace")]);
         assert_eq!(r.resolve(&yaml("!Ref LogLevel")), Ok("trace".into()));
         assert_eq!(
-            r.resolve(&yaml("!Ref CursorSigningKey")),
-            Ok("local-cursor-signing-key-0123456789abcdef".into())
+            r.resolve(&yaml("!Ref JwtAudience")),
+            Ok("agreements-local".into())
         );
         assert_eq!(r.resolve(&yaml("{ Ref: JwtIssuer }")), Ok("local".into()));
         assert_eq!(r.resolve(&yaml("!Ref Table")), Ok("tbl".into()));

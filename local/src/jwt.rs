@@ -1,5 +1,6 @@
 //! HS256 JSON Web Tokens: minting for tests and scripts, and the verification that stands in
-//! for API Gateway's JWT authorizer locally.
+//! for API Gateway's JWT authorizer locally: signature, `exp`, `nbf`, `iat`, then `iss` and `aud`
+//! against the authorizer's `JwtConfiguration`, as API Gateway checks them.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -24,6 +25,22 @@ pub enum JwtError {
     Expired,
     #[error("token not yet valid (nbf)")]
     NotYetValid,
+    #[error("token issued in the future (iat)")]
+    IssuedInFuture,
+    #[error("token has an issuer the authorizer does not accept")]
+    InvalidIssuer,
+    #[error("token has no audience the authorizer accepts")]
+    InvalidAudience,
+}
+
+/// What a JWT authorizer's `JwtConfiguration` requires of a token's claims.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Expected {
+    /// `issuer`: `iss` must be exactly this (unchecked when `None`).
+    pub issuer: Option<String>,
+    /// `audience`: `aud` (or `client_id` when the token has no `aud`) must be one of these
+    /// (unchecked when empty).
+    pub audiences: Vec<String>,
 }
 
 impl JwtError {
@@ -34,7 +51,9 @@ impl JwtError {
             // A token signed some other way does not carry a valid HS256 signature.
             JwtError::UnsupportedAlgorithm(_) | JwtError::InvalidSignature => "invalid signature",
             JwtError::Expired => "token expired",
-            JwtError::NotYetValid => "token not yet valid",
+            JwtError::NotYetValid | JwtError::IssuedInFuture => "token not yet valid",
+            JwtError::InvalidIssuer => "the token has an invalid issuer",
+            JwtError::InvalidAudience => "the token does not have a valid audience",
         }
     }
 }
@@ -116,7 +135,40 @@ pub fn verify(
     if numeric_claim(&claims, "nbf")?.is_some_and(|nbf| nbf > now) {
         return Err(JwtError::NotYetValid);
     }
+    if numeric_claim(&claims, "iat")?.is_some_and(|iat| iat > now) {
+        return Err(JwtError::IssuedInFuture);
+    }
     Ok(claims)
+}
+
+/// Checks verified claims against the authorizer's configuration as API Gateway does: `iss` must
+/// be the configured issuer; `aud` must be one of the configured audiences (a token whose `aud`
+/// is a list passes when one of its entries is), and only a token without `aud` is judged by its
+/// `client_id` instead.
+pub fn check_claims(claims: &Map<String, Value>, expected: &Expected) -> Result<(), JwtError> {
+    if let Some(issuer) = &expected.issuer {
+        if claims.get("iss").and_then(Value::as_str) != Some(issuer.as_str()) {
+            return Err(JwtError::InvalidIssuer);
+        }
+    }
+    if expected.audiences.is_empty() {
+        return Ok(());
+    }
+    let accepted = |value: &Value| {
+        value
+            .as_str()
+            .is_some_and(|v| expected.audiences.iter().any(|a| a == v))
+    };
+    let audience_ok = match claims.get("aud") {
+        Some(Value::Array(entries)) => entries.iter().any(accepted),
+        Some(aud) => accepted(aud),
+        None => claims.get("client_id").is_some_and(accepted),
+    };
+    if audience_ok {
+        Ok(())
+    } else {
+        Err(JwtError::InvalidAudience)
+    }
 }
 
 #[cfg(test)]
@@ -153,6 +205,68 @@ mod tests {
             verify(&token, SECRET, NOW),
             Err(JwtError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn refuses_a_token_issued_in_the_future() {
+        let token = mint(&json!({"exp": NOW + 60, "iat": NOW + 5}), SECRET);
+        assert_eq!(verify(&token, SECRET, NOW), Err(JwtError::IssuedInFuture));
+        let token = mint(&json!({"exp": NOW + 60, "iat": NOW}), SECRET);
+        assert!(verify(&token, SECRET, NOW).is_ok());
+    }
+
+    #[test]
+    fn checks_issuer_and_audience_as_api_gateway_does() {
+        let expected = Expected {
+            issuer: Some("https://login.microsoftonline.com/t/v2.0".into()),
+            audiences: vec!["api://agreements".into(), "c1".into()],
+        };
+        let claims = |value: Value| value.as_object().cloned().unwrap_or_default();
+        let iss = "https://login.microsoftonline.com/t/v2.0";
+        for good in [
+            json!({"iss": iss, "aud": "api://agreements"}),
+            json!({"iss": iss, "aud": ["other", "c1"]}),
+            // Without `aud`, `client_id` stands for it.
+            json!({"iss": iss, "client_id": "c1"}),
+        ] {
+            assert_eq!(
+                check_claims(&claims(good.clone()), &expected),
+                Ok(()),
+                "{good}"
+            );
+        }
+        for (bad, error) in [
+            (json!({"aud": "c1"}), JwtError::InvalidIssuer),
+            (
+                json!({"iss": "https://sts.windows.net/t/", "aud": "c1"}),
+                JwtError::InvalidIssuer,
+            ),
+            (json!({"iss": iss}), JwtError::InvalidAudience),
+            (
+                json!({"iss": iss, "aud": "other"}),
+                JwtError::InvalidAudience,
+            ),
+            (
+                json!({"iss": iss, "aud": ["a", "b"]}),
+                JwtError::InvalidAudience,
+            ),
+            // `aud` is judged when present, even with an accepted `client_id`.
+            (
+                json!({"iss": iss, "aud": "other", "client_id": "c1"}),
+                JwtError::InvalidAudience,
+            ),
+        ] {
+            assert_eq!(
+                check_claims(&claims(bad.clone()), &expected),
+                Err(error),
+                "{bad}"
+            );
+        }
+        // An authorizer configured with neither checks neither.
+        assert_eq!(
+            check_claims(&claims(json!({})), &Expected::default()),
+            Ok(())
+        );
     }
 
     #[test]

@@ -88,6 +88,10 @@ pub struct Config {
     pub max_instances: usize,
     /// The HS256 secret of the JWT authorizer.
     pub jwt_secret: String,
+    /// Values for the template's generated secrets, by logical id, in place of a random one
+    /// (set even on a secret that exists): what an operator puts into a secret after deploying,
+    /// such as `PartnerCenterClientSecret`.
+    pub secret_values: BTreeMap<String, String>,
 }
 
 impl Default for Config {
@@ -105,6 +109,7 @@ impl Default for Config {
             reset_table: false,
             max_instances: 8,
             jwt_secret: DEFAULT_JWT_SECRET.into(),
+            secret_values: BTreeMap::new(),
         }
     }
 }
@@ -297,13 +302,48 @@ fn environments(
     Ok(all)
 }
 
-fn router(template: &Template) -> Result<Router, Error> {
+/// What a JWT authorizer of the template requires of a token's `iss` and `aud`, resolved.
+fn jwt_expectations(
+    template: &Template,
+    resolver: &Resolver,
+    api: &str,
+    name: &str,
+) -> Result<jwt::Expected, Error> {
+    let Some(authorizer) = template.jwt_authorizer(api, name) else {
+        return Err(Error::Config(format!(
+            "HTTP API {api} has no JWT authorizer {name}"
+        )));
+    };
+    let resolve = |what: &str, value: &serde_yaml::Value| {
+        resolver.resolve(value).map_err(|e| {
+            Error::Config(format!(
+                "HTTP API {api} authorizer {name}: JwtConfiguration.{what}: {e}"
+            ))
+        })
+    };
+    Ok(jwt::Expected {
+        issuer: authorizer
+            .issuer
+            .as_ref()
+            .map(|issuer| resolve("issuer", issuer))
+            .transpose()?,
+        audiences: authorizer
+            .audience
+            .iter()
+            .map(|audience| resolve("audience", audience))
+            .collect::<Result<_, _>>()?,
+    })
+}
+
+fn router(template: &Template, resolver: &Resolver) -> Result<Router, Error> {
     let mut routes = Vec::new();
     for function in &template.functions {
         for event in &function.http_events {
             let guard = match &event.auth {
                 RouteAuth::Public => RouteGuard::Public,
-                RouteAuth::Jwt { .. } => RouteGuard::Jwt,
+                RouteAuth::Jwt { authorizer } => RouteGuard::Jwt(jwt_expectations(
+                    template, resolver, &event.api, authorizer,
+                )?),
                 RouteAuth::Lambda { authorizer } => RouteGuard::Lambda {
                     api: event.api.clone(),
                     authorizer: authorizer.clone(),
@@ -438,6 +478,15 @@ pub async fn start(config: Config) -> Result<RunningStack, Error> {
 
     // Check parameters, intrinsics and routes before touching the endpoint.
     let generated_secrets = secrets::generated_secrets(&template).map_err(Error::Config)?;
+    if let Some(unknown) = config
+        .secret_values
+        .keys()
+        .find(|id| !generated_secrets.iter().any(|s| &s.logical_id == *id))
+    {
+        return Err(Error::Config(format!(
+            "a value is given for secret {unknown}, which is no generated secret of the template"
+        )));
+    }
     let predicted_secrets = generated_secrets
         .iter()
         .map(|secret| {
@@ -456,7 +505,7 @@ pub async fn start(config: Config) -> Result<RunningStack, Error> {
     .with_secrets(predicted_secrets)
     .with_api_endpoint(&base_url);
     environments(&config, &template, &predicted, "http://127.0.0.1:0")?;
-    let router = Arc::new(router(&template)?);
+    let router = Arc::new(router(&template, &predicted)?);
     let authorizers = Arc::new(lambda_authorizers(&template, &predicted)?);
     let identities = email_identities(&template, &predicted)?;
 
@@ -481,6 +530,7 @@ pub async fn start(config: Config) -> Result<RunningStack, Error> {
         &aws_sdk_secretsmanager::Client::new(&sdk),
         &config.queue_prefix,
         &generated_secrets,
+        &config.secret_values,
     )
     .await?;
     let ses_client = aws_sdk_sesv2::Client::new(&sdk);

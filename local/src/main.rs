@@ -25,6 +25,8 @@ Options:
   --visibility-timeout SECS  every queue's visibility timeout [default: 5]
   --max-instances N          most processes per function [default: 8]
   --param NAME=VALUE         template parameter override (repeatable)
+  --secret ID=VALUE          the value of the generated secret ID (e.g. PartnerCenterClientSecret),
+                             set even when it exists, as an operator sets it after deploying (repeatable)
   --reset-table              delete and recreate the table if it exists
   -h, --help                 this help
 
@@ -93,6 +95,16 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Config>, 
                     .filter(|(name, _)| !name.is_empty())
                     .ok_or_else(|| format!("--param {pair:?}: expected NAME=VALUE"))?;
                 config.params.insert(name.to_string(), value.to_string());
+            }
+            "--secret" => {
+                let pair = value()?;
+                let (name, value) = pair
+                    .split_once('=')
+                    .filter(|(name, _)| !name.is_empty())
+                    .ok_or_else(|| format!("--secret {pair:?}: expected ID=VALUE"))?;
+                config
+                    .secret_values
+                    .insert(name.to_string(), value.to_string());
             }
             other => return Err(format!("unknown argument {other:?}; see --help")),
         }
@@ -174,6 +186,8 @@ mod tests {
             "2",
             "--max-instances",
             "3",
+            "--secret",
+            "PartnerCenterClientSecret=s=1",
         ]));
         let config = match config {
             Ok(Some(config)) => config,
@@ -186,6 +200,7 @@ mod tests {
         assert_eq!(config.bin_dir, PathBuf::from("out"));
         assert_eq!(config.visibility_timeout, 2);
         assert_eq!(config.max_instances, 3);
+        assert_eq!(config.secret_values["PartnerCenterClientSecret"], "s=1");
         assert_eq!(config.template, PathBuf::from("template.yaml"));
     }
 
@@ -195,6 +210,7 @@ mod tests {
             &["--port", "x"][..],
             &["--port"],
             &["--param", "novalue"],
+            &["--secret", "=v"],
             &["--nope"],
             &["--max-instances", "0"],
         ] {

@@ -31,8 +31,8 @@ impl Segment {
 pub enum RouteGuard {
     /// Nothing: a public route.
     Public,
-    /// The JWT authorizer.
-    Jwt,
+    /// A JWT authorizer, with the `iss` and `aud` its configuration requires.
+    Jwt(crate::jwt::Expected),
     /// A Lambda authorizer, by the API it belongs to and its name there.
     Lambda { api: String, authorizer: String },
 }
@@ -246,8 +246,13 @@ mod tests {
         let routes = routes
             .iter()
             .map(|(method, path)| {
-                Route::new(method, path, &format!("{method} {path}"), RouteGuard::Jwt)
-                    .unwrap_or_else(|e| panic!("{e}"))
+                Route::new(
+                    method,
+                    path,
+                    &format!("{method} {path}"),
+                    RouteGuard::Jwt(Default::default()),
+                )
+                .unwrap_or_else(|e| panic!("{e}"))
             })
             .collect();
         Router::new(routes).unwrap_or_else(|e| panic!("{e}"))

@@ -120,11 +120,14 @@ pub fn generated_secrets(template: &Template) -> Result<Vec<GeneratedSecret>, St
     Ok(secrets)
 }
 
-/// Creates each secret unless it exists; answers their ARNs by logical id.
+/// Creates each secret unless it exists, with its value from `values` (by logical id) or a
+/// generated one; a given value is also put into a secret that exists. Answers their ARNs by
+/// logical id.
 pub async fn ensure_secrets(
     client: &aws_sdk_secretsmanager::Client,
     prefix: &str,
     secrets: &[GeneratedSecret],
+    values: &BTreeMap<String, String>,
 ) -> Result<BTreeMap<String, String>, SecretSetupError> {
     let mut arns = BTreeMap::new();
     for secret in secrets {
@@ -133,7 +136,10 @@ pub async fn ensure_secrets(
             logical_id: secret.logical_id.clone(),
             message,
         };
-        let value = secret.generate(&mut rand::thread_rng());
+        let given = values.get(&secret.logical_id);
+        let value = given
+            .cloned()
+            .unwrap_or_else(|| secret.generate(&mut rand::thread_rng()));
         let arn = match client
             .create_secret()
             .name(&name)
@@ -151,7 +157,20 @@ pub async fn ensure_secrets(
                     Some(CreateSecretError::ResourceExistsException(_))
                 ) =>
             {
-                tracing::info!(secret = %name, "secret exists; keeping its value");
+                if let Some(value) = given {
+                    client
+                        .put_secret_value()
+                        .secret_id(&name)
+                        .secret_string(value)
+                        .send()
+                        .await
+                        .map_err(|e| {
+                            error(format!("PutSecretValue failed: {}", DisplayErrorContext(e)))
+                        })?;
+                    tracing::info!(secret = %name, "secret exists; set its given value");
+                } else {
+                    tracing::info!(secret = %name, "secret exists; keeping its value");
+                }
                 client
                     .describe_secret()
                     .secret_id(&name)

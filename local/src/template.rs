@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 use serde_yaml::Value;
 
 pub use apis::{
-    AuthorizerKind, HttpApi, HttpEvent, LambdaAuthorizer, RouteAuth, IMPLICIT_HTTP_API,
+    AuthorizerKind, HttpApi, HttpEvent, JwtAuthorizer, LambdaAuthorizer, RouteAuth,
+    IMPLICIT_HTTP_API,
 };
 pub use functions::{Function, IgnoredEvent, SqsEventSource};
 pub use queues::{Queue, Redrive};
@@ -177,6 +178,14 @@ impl Template {
     }
 
     /// The Lambda authorizer `name` of the API `api`.
+    /// A JWT authorizer of an API, by the API's logical id and the authorizer's name.
+    pub fn jwt_authorizer(&self, api: &str, name: &str) -> Option<&JwtAuthorizer> {
+        match self.api(api)?.authorizers.get(name)? {
+            AuthorizerKind::Jwt(authorizer) => Some(authorizer),
+            _ => None,
+        }
+    }
+
     pub fn lambda_authorizer(&self, api: &str, name: &str) -> Option<&LambdaAuthorizer> {
         match self.api(api)?.authorizers.get(name)? {
             AuthorizerKind::Lambda(authorizer) => Some(authorizer),
@@ -292,7 +301,7 @@ mod tests {
             }]
         );
         // Globals' variables reach every function.
-        for name in ["TABLE_NAME", "CURSOR_SIGNING_KEY", "RUST_LOG"] {
+        for name in ["TABLE_NAME", "CURSOR_KEY_SECRET_ARN", "RUST_LOG"] {
             assert!(get.environment.contains_key(name), "{name}");
         }
         assert_eq!(
@@ -323,7 +332,17 @@ mod tests {
                 implicit: true,
                 default_authorizer: Some("JwtAuthorizer".into()),
                 authorizers: BTreeMap::from([
-                    ("JwtAuthorizer".into(), AuthorizerKind::Jwt),
+                    (
+                        "JwtAuthorizer".into(),
+                        AuthorizerKind::Jwt(JwtAuthorizer {
+                            issuer: Some(
+                                serde_yaml::from_str("!Ref JwtIssuer").unwrap_or(Value::Null)
+                            ),
+                            audience: vec![
+                                serde_yaml::from_str("!Ref JwtAudience").unwrap_or(Value::Null)
+                            ],
+                        })
+                    ),
                     (
                         "PortalAuthorizer".into(),
                         AuthorizerKind::Lambda(portal.clone())

@@ -117,7 +117,9 @@ async fn http_api_routes_authorizes_and_invokes() {
     let base = stack.base_url().to_string();
     let client = reqwest::Client::new();
     let token = jwt::mint(
-        &json!({"sub": "user-1", "scope": "agreements.admin", "groups": ["x", "y"], "n": 5, "exp": now() + 300}),
+        &json!({"sub": "user-1", "scope": "agreements.admin", "groups": ["x", "y"], "n": 5,
+                "roles": ["agreements.admin"], "scp": "User.Read agreements.admin",
+                "exp": now() + 300, "iss": "local", "aud": "local"}),
         SECRET,
     );
 
@@ -152,6 +154,11 @@ async fn http_api_routes_authorizes_and_invokes() {
     let claims = &context["authorizer"]["jwt"]["claims"];
     assert_eq!(claims["sub"], "user-1");
     assert_eq!(claims["groups"], "[x y]");
+    // Entra ID's claims as API Gateway passes them: app roles (an array) as `[a b]`, delegated
+    // scopes as the space-separated string they are.
+    assert_eq!(claims["roles"], "[agreements.admin]");
+    assert_eq!(claims["scp"], "User.Read agreements.admin");
+    assert_eq!(claims["aud"], "local");
     assert_eq!(claims["n"], "5");
     // lambda_http reads the same event the way the real functions do.
     let seen = &body["seen"];
@@ -198,15 +205,39 @@ async fn http_api_routes_authorizes_and_invokes() {
     assert_eq!(body["seen"]["json_body"], json!({"k": "v"}));
 
     // The authorizer refuses before the function runs.
-    let expired = jwt::mint(&json!({"sub": "u", "exp": now() - 10}), SECRET);
-    let forged = jwt::mint(&json!({"sub": "u", "exp": now() + 60}), "other-secret");
+    let claims = |extra: Value| {
+        let mut all = json!({"sub": "u", "exp": now() + 60, "iss": "local", "aud": "local"});
+        if let (Some(all), Some(extra)) = (all.as_object_mut(), extra.as_object()) {
+            all.extend(extra.clone());
+        }
+        all
+    };
+    let expired = jwt::mint(&claims(json!({"exp": now() - 10})), SECRET);
+    let forged = jwt::mint(&claims(json!({})), "other-secret");
+    // The authorizer's JwtConfiguration: issuer !Ref JwtIssuer ("local"), audience [local].
+    let other_issuer = jwt::mint(&claims(json!({"iss": "https://elsewhere"})), SECRET);
+    let no_issuer = jwt::mint(
+        &json!({"sub": "u", "exp": now() + 60, "aud": "local"}),
+        SECRET,
+    );
+    let other_audience = jwt::mint(&claims(json!({"aud": "someone-else"})), SECRET);
+    let no_audience = jwt::mint(
+        &json!({"sub": "u", "exp": now() + 60, "iss": "local"}),
+        SECRET,
+    );
+    let future = jwt::mint(&claims(json!({"iat": now() + 120})), SECRET);
     // API Gateway's own 401, whatever the reason.
     for (authorization, reason) in [
         (None, "missing bearer token"),
         (Some(format!("Bearer {expired}")), "token expired"),
         (Some(format!("Bearer {forged}")), "invalid signature"),
         (Some("Bearer not.a.jwt".to_string()), "malformed token"),
-        (Some(format!("Basic {token}")), "missing bearer token"),
+        (Some(format!("Basic {token}")), "not a bearer token"),
+        (Some(format!("Bearer {other_issuer}")), "other issuer"),
+        (Some(format!("Bearer {no_issuer}")), "no issuer"),
+        (Some(format!("Bearer {other_audience}")), "other audience"),
+        (Some(format!("Bearer {no_audience}")), "no audience"),
+        (Some(format!("Bearer {future}")), "issued in the future"),
     ] {
         let mut request = client.get(format!("{base}/things/1"));
         if let Some(value) = authorization {
@@ -216,6 +247,25 @@ async fn http_api_routes_authorizes_and_invokes() {
         assert_eq!(reply.status, 401, "{reason}");
         assert_eq!(reply.headers["content-type"], "application/json");
         assert_eq!(reply.json, json!({"message": "Unauthorized"}), "{reason}");
+    }
+
+    // As API Gateway, the identity source may hold the token alone; an audience list passes on
+    // one accepted entry, and `client_id` stands for a missing `aud`.
+    for accepted in [
+        token.clone(),
+        jwt::mint(&claims(json!({"aud": ["x", "local"]})), SECRET),
+        jwt::mint(
+            &json!({"sub": "u", "exp": now() + 60, "iss": "local", "client_id": "local"}),
+            SECRET,
+        ),
+    ] {
+        let reply = send(
+            client
+                .get(format!("{base}/things/1"))
+                .header("authorization", accepted.as_str()),
+        )
+        .await;
+        assert_eq!(reply.status, 200, "{}", reply.json);
     }
 
     // A public route needs no token and carries no authorizer.

@@ -13,8 +13,6 @@ use crate::store::{CursorSigner, Store};
 pub enum ConfigError {
     #[error("environment variable {0} is not set")]
     Missing(&'static str),
-    #[error("environment variable {0} is invalid: {1}")]
-    Invalid(&'static str, &'static str),
     #[error("the provider connection is misconfigured")]
     Connector(#[from] crate::connectors::ConnectorError),
     #[error("setting {0} is invalid: {1}")]
@@ -57,6 +55,9 @@ pub struct EmailSettings {
 
 const MIN_SIGNING_KEY: usize = 32;
 
+/// The setting that names the cursor key's secret.
+const CURSOR_KEY_SETTING: &str = "CURSOR_KEY_SECRET_ARN";
+
 fn required(name: &'static str) -> Result<String, ConfigError> {
     std::env::var(name)
         .ok()
@@ -65,14 +66,16 @@ fn required(name: &'static str) -> Result<String, ConfigError> {
 }
 
 impl AppContext {
-    /// Reads `TABLE_NAME` and `CURSOR_SIGNING_KEY`; the AWS SDK reads its own variables,
-    /// including `AWS_ENDPOINT_URL` for a local endpoint.
+    /// Reads `TABLE_NAME` and the cursor key from the Secrets Manager secret named by
+    /// `CURSOR_KEY_SECRET_ARN` (no secret travels in the environment); the AWS SDK reads its
+    /// own variables, including `AWS_ENDPOINT_URL` for a local endpoint.
     pub async fn from_env() -> Result<Self, ConfigError> {
         let table = required("TABLE_NAME")?;
-        let key = required("CURSOR_SIGNING_KEY")?;
+        let key_arn = required(CURSOR_KEY_SETTING)?;
         let sdk = tune_sdk(aws_config::defaults(BehaviorVersion::latest()))
             .load()
             .await;
+        let key = read_secret(&sdk, CURSOR_KEY_SETTING, &key_arn).await?;
         let mut ctx = Self::with_client(dynamodb_client(&sdk), table, key.as_bytes())?;
         if let Ok(url) = std::env::var("BULK_QUEUE_URL") {
             ctx.bulk_queue = Some(BulkQueue::new(sqs_client(&sdk), url));
@@ -150,15 +153,14 @@ impl AppContext {
         signing_key: &[u8],
     ) -> Result<Self, ConfigError> {
         if signing_key.len() < MIN_SIGNING_KEY {
-            return Err(ConfigError::Invalid(
-                "CURSOR_SIGNING_KEY",
-                "must be at least 32 bytes",
+            return Err(ConfigError::Setting(
+                CURSOR_KEY_SETTING,
+                "the cursor key must be at least 32 bytes".into(),
             ));
         }
-        let cursors = CursorSigner::new(signing_key).ok_or(ConfigError::Invalid(
-            "CURSOR_SIGNING_KEY",
-            "must not be empty",
-        ))?;
+        let cursors = CursorSigner::new(signing_key).ok_or_else(|| {
+            ConfigError::Setting(CURSOR_KEY_SETTING, "the cursor key is empty".into())
+        })?;
         Ok(AppContext {
             store: Store::new(client, table, cursors),
             bulk_queue: None,
@@ -193,6 +195,17 @@ fn send_rate() -> Result<f64, ConfigError> {
 /// The portal link key, read from Secrets Manager once at start.
 async fn link_key(sdk: &aws_config::SdkConfig, arn: &str) -> Result<LinkKey, ConfigError> {
     let setting = "PORTAL_LINK_KEY_SECRET_ARN";
+    let secret = read_secret(sdk, setting, arn).await?;
+    LinkKey::new(secret.as_bytes()).map_err(|why| ConfigError::Setting(setting, why))
+}
+
+/// A secret's string value, read from Secrets Manager once at start; `setting` names the
+/// variable that gave its ARN.
+async fn read_secret(
+    sdk: &aws_config::SdkConfig,
+    setting: &'static str,
+    arn: &str,
+) -> Result<String, ConfigError> {
     let client = aws_sdk_secretsmanager::Client::new(sdk);
     let value = client
         .get_secret_value()
@@ -205,10 +218,10 @@ async fn link_key(sdk: &aws_config::SdkConfig, arn: &str) -> Result<LinkKey, Con
                 format!("the secret could not be read: {}", crate::error::Chain(&e)),
             )
         })?;
-    let secret = value
+    value
         .secret_string()
-        .ok_or_else(|| ConfigError::Setting(setting, "the secret has no string value".into()))?;
-    LinkKey::new(secret.as_bytes()).map_err(|why| ConfigError::Setting(setting, why))
+        .map(str::to_string)
+        .ok_or_else(|| ConfigError::Setting(setting, "the secret has no string value".into()))
 }
 
 /// How every AWS call of the functions retries and when it gives up:

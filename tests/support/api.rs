@@ -66,11 +66,22 @@ fn now() -> u64 {
         .unwrap_or(0)
 }
 
+/// A staff token as the partner's identity provider would issue it: the local JWT authorizer's
+/// issuer and audience, and `claims` on top.
+pub fn token_with(claims: Value) -> String {
+    let mut all = json!({
+        "iss": local_stack::intrinsics::LOCAL_JWT_ISSUER,
+        "aud": local_stack::intrinsics::LOCAL_JWT_AUDIENCE,
+        "exp": now() + 600,
+    });
+    if let (Some(all), Some(claims)) = (all.as_object_mut(), claims.as_object()) {
+        all.extend(claims.clone());
+    }
+    local_stack::jwt::mint(&all, SECRET)
+}
+
 pub fn staff_token() -> String {
-    local_stack::jwt::mint(
-        &json!({"sub": "staff-test", "scope": "agreements.admin", "exp": now() + 600}),
-        SECRET,
-    )
+    token_with(json!({"sub": "staff-test", "scope": "agreements.admin"}))
 }
 
 /// A customer's token from the customer identity provider the local stack plays (RS256, its
@@ -84,25 +95,21 @@ pub fn customer_token(account_id: &str, contact_id: &str) -> String {
 }
 
 pub fn expired_token() -> String {
-    local_stack::jwt::mint(
-        &json!({"sub": "staff-test", "scope": "agreements.admin", "exp": now() - 60}),
-        SECRET,
-    )
+    token_with(json!({"sub": "staff-test", "scope": "agreements.admin", "exp": now() - 60}))
 }
 
 pub fn forged_token() -> String {
     local_stack::jwt::mint(
-        &json!({"sub": "staff-test", "scope": "agreements.admin", "exp": now() + 600}),
+        &json!({"sub": "staff-test", "scope": "agreements.admin", "exp": now() + 600,
+                "iss": local_stack::intrinsics::LOCAL_JWT_ISSUER,
+                "aud": local_stack::intrinsics::LOCAL_JWT_AUDIENCE}),
         "not-the-secret",
     )
 }
 
 /// A valid token that carries no role of this API.
 pub fn roleless_token() -> String {
-    local_stack::jwt::mint(
-        &json!({"sub": "someone", "scope": "openid", "exp": now() + 600}),
-        SECRET,
-    )
+    token_with(json!({"sub": "someone", "scope": "openid"}))
 }
 
 impl Api {
@@ -113,12 +120,21 @@ impl Api {
 
     /// The same, with template parameters set (e.g. Partner Center's address and credentials).
     pub async fn start_with(params: &[(&str, String)]) -> Api {
-        Api::start_with_visibility(params, 1).await
+        Api::start_configured(params, &[], 1).await
     }
 
     /// The same, with every queue's visibility timeout (the tests' 1 s brings a failed message
     /// back at once; a long run wants the template's, so slow batches are not redelivered).
     pub async fn start_with_visibility(params: &[(&str, String)], visibility_timeout: u32) -> Api {
+        Api::start_configured(params, &[], visibility_timeout).await
+    }
+
+    /// The same, with values for the template's generated secrets (by logical id).
+    pub async fn start_configured(
+        params: &[(&str, String)],
+        secrets: &[(&str, &str)],
+        visibility_timeout: u32,
+    ) -> Api {
         let root = workspace_root();
         let config = Config {
             template: root.join("template.yaml"),
@@ -131,6 +147,10 @@ impl Api {
             params: params
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+            secret_values: secrets
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             ..Config::default()
         };
@@ -169,11 +189,26 @@ impl Api {
         self.http.request(method, format!("{}{path}", self.base))
     }
 
+    /// Sends a request and reads the answer, which must be one docs/openapi.yaml allows.
     pub async fn send(&self, request: reqwest::RequestBuilder) -> Answer {
-        let response = request.send().await.expect("the local API answers");
+        let (client, request) = request.build_split();
+        let request = request.expect("a well-formed request");
+        let method = request.method().to_string();
+        let path = request.url().path().to_string();
+        let response = client
+            .execute(request)
+            .await
+            .expect("the local API answers");
         let status = response.status();
         let headers = response.headers().clone();
         let text = response.text().await.unwrap_or_default();
+        crate::openapi::assert_answer(
+            &method,
+            &path,
+            status.as_u16(),
+            headers.get("content-type").and_then(|v| v.to_str().ok()),
+            &text,
+        );
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
         Answer {
             status,

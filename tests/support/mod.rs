@@ -6,6 +6,7 @@ pub mod bulk;
 pub mod fake_partner_center;
 pub mod faults;
 pub mod fixtures;
+pub mod openapi;
 
 use std::sync::Arc;
 

@@ -15,12 +15,37 @@ pub const IMPLICIT_HTTP_API: &str = "ServerlessHttpApi";
 /// What kind of authorizer an entry of `Auth.Authorizers` is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthorizerKind {
-    /// Has a `JwtConfiguration`: the local stack checks the bearer token.
-    Jwt,
+    /// Has a `JwtConfiguration`: the local stack checks the bearer token, its `iss` and `aud`.
+    Jwt(JwtAuthorizer),
     /// Has a `FunctionArn`: the local stack invokes the function as API Gateway does.
     Lambda(LambdaAuthorizer),
     /// Anything else; the local stack cannot run it.
     Other,
+}
+
+/// A JWT authorizer's `JwtConfiguration` as written (each value a string or an intrinsic such as
+/// `!Ref JwtIssuer`), resolved when the stack starts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JwtAuthorizer {
+    /// `issuer`: the `iss` a token must carry.
+    pub issuer: Option<Value>,
+    /// `audience`: a token's `aud` (or, without `aud`, its `client_id`) must be one of them.
+    pub audience: Vec<Value>,
+}
+
+impl JwtAuthorizer {
+    fn parse(configuration: &Value) -> Result<Self, String> {
+        let issuer = match configuration.get("issuer") {
+            None | Some(Value::Null) => None,
+            Some(value) => Some(value.clone()),
+        };
+        let audience = match configuration.get("audience") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Sequence(values)) => values.clone(),
+            Some(_) => return Err("JwtConfiguration.audience must be a list".into()),
+        };
+        Ok(Self { issuer, audience })
+    }
 }
 
 /// A Lambda authorizer (`FunctionArn`) with payload format 2.0 and simple responses, the only
@@ -131,8 +156,11 @@ impl HttpApi {
                     let name = name
                         .as_str()
                         .ok_or_else(|| context("an authorizer name is not a string".into()))?;
-                    let kind = if definition.get("JwtConfiguration").is_some() {
-                        AuthorizerKind::Jwt
+                    let kind = if let Some(configuration) = definition.get("JwtConfiguration") {
+                        AuthorizerKind::Jwt(
+                            JwtAuthorizer::parse(configuration)
+                                .map_err(|e| context(format!("authorizer {name}: {e}")))?,
+                        )
                     } else if definition.get("FunctionArn").is_some() {
                         AuthorizerKind::Lambda(
                             LambdaAuthorizer::parse(definition)
@@ -171,7 +199,7 @@ impl HttpApi {
             (Some(name), _) | (None, Some(name)) => name,
         };
         match self.authorizers.get(name) {
-            Some(AuthorizerKind::Jwt) => Ok(RouteAuth::Jwt {
+            Some(AuthorizerKind::Jwt(_)) => Ok(RouteAuth::Jwt {
                 authorizer: name.to_string(),
             }),
             Some(AuthorizerKind::Lambda(_)) => Ok(RouteAuth::Lambda {
@@ -421,6 +449,46 @@ Resources:
                 "$default".into(),
                 jwt("Jwt")
             )
+        );
+    }
+
+    #[test]
+    fn jwt_authorizers_keep_their_issuer_and_audience() {
+        let catalog = catalog_of(
+            "
+Globals:
+  HttpApi:
+    Auth:
+      Authorizers:
+        Jwt: { JwtConfiguration: { issuer: !Ref Issuer, audience: [a, !Ref Audience] } }
+        Bare: { JwtConfiguration: {} }
+        Bad: { JwtConfiguration: { audience: a } }
+",
+        );
+        let error = catalog.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(error.contains("audience must be a list"), "{error}");
+        let catalog = catalog_of(
+            "
+Globals:
+  HttpApi:
+    Auth:
+      Authorizers:
+        Jwt: { JwtConfiguration: { issuer: !Ref Issuer, audience: [a, !Ref Audience] } }
+        Bare: { JwtConfiguration: {} }
+",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let api = &catalog.implicit;
+        assert_eq!(
+            api.authorizers.get("Jwt"),
+            Some(&AuthorizerKind::Jwt(JwtAuthorizer {
+                issuer: Some(yaml("!Ref Issuer")),
+                audience: vec![yaml("a"), yaml("!Ref Audience")],
+            }))
+        );
+        assert_eq!(
+            api.authorizers.get("Bare"),
+            Some(&AuthorizerKind::Jwt(JwtAuthorizer::default()))
         );
     }
 

@@ -72,9 +72,11 @@ impl Principal {
     }
 }
 
-/// `scope` is a space-separated string; API Gateway turns a JSON array claim into `[a b]`.
+/// The roles a token grants: `scope` (OAuth) or `scp` (Entra ID's delegated scopes), each a
+/// space-separated string, and `roles` (Entra ID's app roles, a JSON array). API Gateway's JWT
+/// authorizer hands every claim over as a string, an array one as `[a b]`.
 fn scopes(claims: &HashMap<String, String>) -> Vec<&str> {
-    ["scope", "scp"]
+    ["scope", "scp", "roles"]
         .iter()
         .filter_map(|k| claims.get(*k))
         .flat_map(|v| v.trim_matches(|c| c == '[' || c == ']').split([' ', ',']))
@@ -125,6 +127,37 @@ mod tests {
             Principal::from_claims(Some(&customer)),
             Ok(Principal::Customer { account_id, .. }) if account_id == account
         ));
+    }
+
+    #[test]
+    fn entra_id_scopes_and_app_roles_as_api_gateway_passes_them() {
+        // A user's token of an Entra ID app exposing the scope `agreements.admin`.
+        let delegated = claims(&[("sub", "u1"), ("scp", "User.Read agreements.admin")]);
+        assert!(matches!(
+            Principal::from_claims(Some(&delegated)),
+            Ok(Principal::Staff { .. })
+        ));
+        // An application's token (client credentials) granted the app role `agreements.admin`:
+        // API Gateway passes the array claim `roles` as `[a b]`.
+        let app = claims(&[
+            ("sub", "app"),
+            ("roles", "[agreements.reader agreements.admin]"),
+        ]);
+        assert!(matches!(
+            Principal::from_claims(Some(&app)),
+            Ok(Principal::Staff { .. })
+        ));
+        // A role of another app, or a claim that only resembles one, is no role of this API.
+        for other in [
+            claims(&[("roles", "[agreements.reader]")]),
+            claims(&[("scp", "agreements.admins")]),
+            claims(&[("roles", "[Agreements.Admin]")]),
+        ] {
+            assert!(matches!(
+                Principal::from_claims(Some(&other)),
+                Err(ServiceError::Forbidden(_))
+            ));
+        }
     }
 
     #[test]
