@@ -124,6 +124,10 @@ fn the_table_in_template_yaml_is_the_table_in_code() {
         p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"],
         Value::Bool(true)
     );
+    assert_eq!(
+        p["StreamSpecification"]["StreamViewType"].as_str(),
+        Some(TABLE.stream_view_type)
+    );
 }
 
 #[test]

@@ -14,7 +14,7 @@ use serde_yaml::Value;
 pub use apis::{
     AuthorizerKind, HttpApi, HttpEvent, LambdaAuthorizer, RouteAuth, IMPLICIT_HTTP_API,
 };
-pub use functions::{Function, IgnoredEvent, SqsEventSource};
+pub use functions::{Function, IgnoredEvent, SqsEventSource, StreamEventSource};
 pub use queues::{Queue, Redrive};
 
 use apis::ApiCatalog;
