@@ -97,7 +97,12 @@ struct Proxy {
     log: EventLog,
 }
 
-const PASSED_HEADERS: [&str; 4] = ["content-type", "x-amz-target", "authorization", "x-amz-date"];
+const PASSED_HEADERS: [&str; 4] = [
+    "content-type",
+    "x-amz-target",
+    "authorization",
+    "x-amz-date",
+];
 
 impl Proxy {
     async fn handle(&self, request: Request<Incoming>) -> Response<Full<Bytes>> {
@@ -118,7 +123,11 @@ impl Proxy {
             Ok(answer) => answer,
             Err(error) => {
                 tracing::error!(%error, "EventBridge proxy: the endpoint did not answer");
-                return response(StatusCode::BAD_GATEWAY, "text/plain", "endpoint unreachable");
+                return response(
+                    StatusCode::BAD_GATEWAY,
+                    "text/plain",
+                    "endpoint unreachable",
+                );
             }
         };
         let status = answer.status();
@@ -129,7 +138,11 @@ impl Proxy {
             .unwrap_or("application/x-amz-json-1.1")
             .to_string();
         let Ok(answer_body) = answer.bytes().await else {
-            return response(StatusCode::BAD_GATEWAY, "text/plain", "endpoint answer broke off");
+            return response(
+                StatusCode::BAD_GATEWAY,
+                "text/plain",
+                "endpoint answer broke off",
+            );
         };
         let target = parts
             .headers

@@ -20,11 +20,11 @@ use serde_json::{json, Map, Value};
 use crate::apigw::{build_event, map_response, IncomingRequest};
 use crate::authorizer::{self, LambdaAuthorizer, Outcome};
 use crate::customer_idp;
+use crate::eventbridge::EventLog;
 use crate::jwt;
 use crate::lambda::{InvokeError, Pool};
 use crate::routes::{RouteGuard, Router};
 use crate::server::response;
-use crate::eventbridge::EventLog;
 use crate::ses::Outbox;
 
 /// The outbox of e-mails sent through the stack's SES proxy, newest first.

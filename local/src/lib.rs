@@ -541,7 +541,7 @@ pub async fn start(config: Config) -> Result<RunningStack, Error> {
     servers.push(events_proxy);
     for (logical_id, _) in template.resources_of_type("AWS::Events::EventBus") {
         let mut reference = serde_yaml::Mapping::new();
-        reference.insert("Ref".into(), logical_id.clone().into());
+        reference.insert("Ref".into(), logical_id.into());
         let name = resolver
             .resolve(&serde_yaml::Value::Mapping(reference))
             .map_err(|e| Error::Config(format!("event bus {logical_id}: {e}")))?;

@@ -92,7 +92,10 @@ async fn invoke(mapping: &StreamMapping, batch: &[Value]) -> Option<Outcome> {
                 return Some(Outcome::Done);
             }
             let answer: Value = serde_json::from_slice(&payload).unwrap_or(Value::Null);
-            let failures = answer["batchItemFailures"].as_array().cloned().unwrap_or_default();
+            let failures = answer["batchItemFailures"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
             if failures.is_empty() {
                 return Some(Outcome::Done);
             }
@@ -168,7 +171,10 @@ async fn deliver(
         };
         let (rest, reason) = match outcome {
             Outcome::Done => continue,
-            Outcome::RetryFrom(k) => (batch[k..].to_vec(), "reported batch item failure".to_string()),
+            Outcome::RetryFrom(k) => (
+                batch[k..].to_vec(),
+                "reported batch item failure".to_string(),
+            ),
             Outcome::Failed(reason) => (batch, reason),
         };
         if retries >= mapping.maximum_retry_attempts {
@@ -191,7 +197,10 @@ async fn deliver(
 async fn poll(mapping: StreamMapping, endpoint: Endpoint, sqs: aws_sdk_sqs::Client) {
     let stream_arn = loop {
         match endpoint
-            .call("DynamoDB_20120810.DescribeTable", json!({"TableName": mapping.table_name}))
+            .call(
+                "DynamoDB_20120810.DescribeTable",
+                json!({"TableName": mapping.table_name}),
+            )
             .await
         {
             Ok(table) => match table["Table"]["LatestStreamArn"].as_str() {
@@ -209,11 +218,20 @@ async fn poll(mapping: StreamMapping, endpoint: Endpoint, sqs: aws_sdk_sqs::Clie
     let mut iterators: Vec<(String, Option<String>)> = Vec::new();
     loop {
         if let Ok(stream) = endpoint
-            .call("DynamoDBStreams_20120810.DescribeStream", json!({"StreamArn": stream_arn}))
+            .call(
+                "DynamoDBStreams_20120810.DescribeStream",
+                json!({"StreamArn": stream_arn}),
+            )
             .await
         {
-            for shard in stream["StreamDescription"]["Shards"].as_array().into_iter().flatten() {
-                let Some(id) = shard["ShardId"].as_str() else { continue };
+            for shard in stream["StreamDescription"]["Shards"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                let Some(id) = shard["ShardId"].as_str() else {
+                    continue;
+                };
                 if iterators.iter().any(|(s, _)| s == id) {
                     continue;
                 }
@@ -230,7 +248,9 @@ async fn poll(mapping: StreamMapping, endpoint: Endpoint, sqs: aws_sdk_sqs::Clie
         }
         let mut busy = false;
         for (shard_id, iterator) in iterators.iter_mut() {
-            let Some(current) = iterator.clone() else { continue };
+            let Some(current) = iterator.clone() else {
+                continue;
+            };
             let page = match endpoint
                 .call(
                     "DynamoDBStreams_20120810.GetRecords",
@@ -263,7 +283,11 @@ async fn poll(mapping: StreamMapping, endpoint: Endpoint, sqs: aws_sdk_sqs::Clie
 }
 
 /// Starts the poller of one mapping against `endpoint`.
-pub fn spawn(mapping: StreamMapping, endpoint: &str, sqs: aws_sdk_sqs::Client) -> Option<JoinHandle<()>> {
+pub fn spawn(
+    mapping: StreamMapping,
+    endpoint: &str,
+    sqs: aws_sdk_sqs::Client,
+) -> Option<JoinHandle<()>> {
     let client = reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(30))

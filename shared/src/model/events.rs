@@ -83,7 +83,11 @@ pub struct AgreementEventDetail<'a> {
 }
 
 impl<'a> AgreementEventDetail<'a> {
-    pub fn new(change: AgreementChange, agreement: &'a Agreement, stream_event_id: &'a str) -> Self {
+    pub fn new(
+        change: AgreementChange,
+        agreement: &'a Agreement,
+        stream_event_id: &'a str,
+    ) -> Self {
         AgreementEventDetail {
             idempotency_id: format!("{}:{}", agreement.id, agreement.version),
             change,
