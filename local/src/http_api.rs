@@ -20,6 +20,7 @@ use serde_json::{json, Map, Value};
 use crate::apigw::{build_event, map_response, IncomingRequest};
 use crate::authorizer::{self, LambdaAuthorizer, Outcome};
 use crate::customer_idp;
+use crate::eventbridge::EventLog;
 use crate::jwt;
 use crate::lambda::{InvokeError, Pool};
 use crate::routes::{RouteGuard, Router};
@@ -28,6 +29,9 @@ use crate::ses::Outbox;
 
 /// The outbox of e-mails sent through the stack's SES proxy, newest first.
 pub const OUTBOX_PATH: &str = "/_local/outbox";
+
+/// The events the functions published through the stack's EventBridge proxy, oldest first.
+pub const EVENTS_PATH: &str = "/_local/events";
 
 /// Lambda authorizers by (API logical id, authorizer name).
 pub type Authorizers = HashMap<(String, String), Arc<LambdaAuthorizer>>;
@@ -77,6 +81,7 @@ pub struct HttpApi {
     jwt_secret: Arc<str>,
     local_port: u16,
     outbox: Outbox,
+    events: EventLog,
 }
 
 fn message(status: StatusCode, text: &str) -> Response<Full<Bytes>> {
@@ -124,6 +129,7 @@ impl HttpApi {
         jwt_secret: &str,
         local_port: u16,
         outbox: Outbox,
+        events: EventLog,
     ) -> Self {
         Self {
             router,
@@ -132,6 +138,7 @@ impl HttpApi {
             jwt_secret: Arc::from(jwt_secret),
             local_port,
             outbox,
+            events,
         }
     }
 
@@ -142,6 +149,7 @@ impl HttpApi {
         }
         let body = match path {
             OUTBOX_PATH => serde_json::to_string(&self.outbox.entries()).ok()?,
+            EVENTS_PATH => serde_json::to_string(&self.events.entries()).ok()?,
             customer_idp::JWKS_PATH => customer_idp::jwks().to_string(),
             _ => return None,
         };

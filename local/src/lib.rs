@@ -16,6 +16,7 @@ pub mod apigw;
 pub mod authorizer;
 mod aws;
 pub mod customer_idp;
+pub mod eventbridge;
 mod http_api;
 mod ids;
 pub mod intrinsics;
@@ -27,6 +28,7 @@ pub mod secrets;
 pub mod server;
 pub mod ses;
 pub mod sqs;
+pub mod streams;
 pub mod template;
 
 use std::collections::{BTreeMap, HashMap};
@@ -39,7 +41,8 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 pub use aws::TableSetupError;
-pub use http_api::OUTBOX_PATH;
+pub use eventbridge::PublishedEvent;
+pub use http_api::{EVENTS_PATH, OUTBOX_PATH};
 use intrinsics::{QueueAddress, ResolveError, Resolver, ACCOUNT_ID, REGION};
 use lambda::{FunctionSpec, Pool};
 use routes::{Route, RouteGuard, Router};
@@ -154,6 +157,7 @@ pub struct RunningStack {
     secrets: BTreeMap<String, String>,
     ses_endpoint: String,
     outbox: ses::Outbox,
+    events: eventbridge::EventLog,
     trigger: ShutdownTrigger,
     pools: Vec<Pool>,
     servers: Vec<JoinHandle<()>>,
@@ -198,6 +202,12 @@ impl RunningStack {
     /// The e-mails the functions sent, newest first (also `GET /_local/outbox`).
     pub fn outbox(&self) -> Vec<OutboxEntry> {
         self.outbox.entries()
+    }
+
+    /// The events the functions published to EventBridge, oldest first (also
+    /// `GET /_local/events`).
+    pub fn events(&self) -> Vec<PublishedEvent> {
+        self.events.entries()
     }
 
     /// Stops the pollers, kills every function process and waits for them, then stops the
@@ -269,6 +279,7 @@ fn environments(
     template: &Template,
     resolver: &Resolver,
     ses_endpoint: &str,
+    events_endpoint: &str,
 ) -> Result<BTreeMap<String, BTreeMap<String, String>>, Error> {
     let runner_rust_log = std::env::var("RUST_LOG").ok();
     let mut all = BTreeMap::new();
@@ -287,6 +298,7 @@ fn environments(
         for (name, value) in [
             ("AWS_ENDPOINT_URL", config.endpoint.as_str()),
             ("AWS_ENDPOINT_URL_SESV2", ses_endpoint),
+            ("AWS_ENDPOINT_URL_EVENTBRIDGE", events_endpoint),
             ("AWS_REGION", REGION),
             ("AWS_DEFAULT_REGION", REGION),
             ("AWS_ACCESS_KEY_ID", "test"),
@@ -504,7 +516,13 @@ pub async fn start(config: Config) -> Result<RunningStack, Error> {
     .map_err(Error::Config)?
     .with_secrets(predicted_secrets)
     .with_api_endpoint(&base_url);
-    environments(&config, &template, &predicted, "http://127.0.0.1:0")?;
+    environments(
+        &config,
+        &template,
+        &predicted,
+        "http://127.0.0.1:0",
+        "http://127.0.0.1:0",
+    )?;
     let router = Arc::new(router(&template, &predicted)?);
     let authorizers = Arc::new(lambda_authorizers(&template, &predicted)?);
     let identities = email_identities(&template, &predicted)?;
@@ -562,7 +580,33 @@ pub async fn start(config: Config) -> Result<RunningStack, Error> {
             })?;
     servers.push(ses_proxy);
     let ses_endpoint = format!("http://{ses_addr}");
-    let mut environments = environments(&config, &template, &resolver, &ses_endpoint)?;
+    let events = eventbridge::EventLog::default();
+    let (events_addr, events_proxy) =
+        eventbridge::start_proxy(&config.endpoint, events.clone(), shutdown.clone())
+            .await
+            .map_err(|source| Error::Bind {
+                address: "127.0.0.1:0".into(),
+                source,
+            })?;
+    servers.push(events_proxy);
+    for (logical_id, _) in template.resources_of_type("AWS::Events::EventBus") {
+        let mut reference = serde_yaml::Mapping::new();
+        reference.insert("Ref".into(), logical_id.into());
+        let name = resolver
+            .resolve(&serde_yaml::Value::Mapping(reference))
+            .map_err(|e| Error::Config(format!("event bus {logical_id}: {e}")))?;
+        eventbridge::ensure_bus(&config.endpoint, &name)
+            .await
+            .map_err(Error::Config)?;
+    }
+    let events_endpoint = format!("http://{events_addr}");
+    let mut environments = environments(
+        &config,
+        &template,
+        &resolver,
+        &ses_endpoint,
+        &events_endpoint,
+    )?;
 
     let runtime_listener = bind("127.0.0.1:0").await?;
     let runtime_addr = runtime_listener
@@ -614,6 +658,7 @@ pub async fn start(config: Config) -> Result<RunningStack, Error> {
         &config.jwt_secret,
         local_addr.port(),
         outbox.clone(),
+        events.clone(),
     );
     servers.push(tokio::spawn(server::serve(
         listener,
@@ -624,7 +669,14 @@ pub async fn start(config: Config) -> Result<RunningStack, Error> {
         },
     )));
 
-    let pollers = start_event_sources(&template, &pools, &queues, &sqs_client);
+    let mut pollers = start_event_sources(&template, &pools, &queues, &sqs_client);
+    pollers.extend(start_stream_sources(
+        &template,
+        &pools,
+        &queues,
+        &sqs_client,
+        &config,
+    ));
 
     Ok(RunningStack {
         local_addr,
@@ -634,6 +686,7 @@ pub async fn start(config: Config) -> Result<RunningStack, Error> {
         secrets: secret_arns,
         ses_endpoint,
         outbox,
+        events,
         trigger,
         pools: pools.values().cloned().collect(),
         servers,
@@ -666,6 +719,43 @@ fn start_event_sources(
             };
             tracing::info!(function = %function.binary, queue = %queue.name, pollers = mapping.pollers, "polling queue");
             tasks.extend(sqs::spawn_pollers(mapping, client.clone()));
+        }
+    }
+    tasks
+}
+
+fn start_stream_sources(
+    template: &Template,
+    pools: &HashMap<String, Pool>,
+    queues: &BTreeMap<String, QueueAddress>,
+    client: &aws_sdk_sqs::Client,
+    config: &Config,
+) -> Vec<JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    if template.table.is_none() {
+        return tasks;
+    }
+    for function in &template.functions {
+        let Some(pool) = pools.get(&function.binary) else {
+            continue;
+        };
+        for event in function.stream_events.iter().filter(|e| e.enabled) {
+            let mapping = streams::StreamMapping {
+                function: pool.clone(),
+                table_name: config.table_name.clone(),
+                batch_size: event.batch_size as usize,
+                report_batch_item_failures: event.report_batch_item_failures,
+                bisect_on_error: event.bisect_on_error,
+                maximum_retry_attempts: event
+                    .maximum_retry_attempts
+                    .unwrap_or(streams::DEFAULT_MAXIMUM_RETRY_ATTEMPTS),
+                on_failure_queue_url: event
+                    .on_failure_queue
+                    .as_ref()
+                    .and_then(|q| queues.get(q))
+                    .map(|q| q.url.clone()),
+            };
+            tasks.extend(streams::spawn(mapping, &config.endpoint, client.clone()));
         }
     }
     tasks

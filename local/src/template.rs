@@ -15,7 +15,7 @@ pub use apis::{
     AuthorizerKind, HttpApi, HttpEvent, JwtAuthorizer, LambdaAuthorizer, RouteAuth,
     IMPLICIT_HTTP_API,
 };
-pub use functions::{Function, IgnoredEvent, SqsEventSource};
+pub use functions::{Function, IgnoredEvent, SqsEventSource, StreamEventSource};
 pub use queues::{Queue, Redrive};
 
 use apis::ApiCatalog;

@@ -31,6 +31,22 @@ pub struct SqsEventSource {
     pub enabled: bool,
 }
 
+/// A `DynamoDB` event of a function: a stream event source mapping on the template's table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamEventSource {
+    pub name: String,
+    pub batch_size: u32,
+    /// `FunctionResponseTypes` contains `ReportBatchItemFailures`.
+    pub report_batch_item_failures: bool,
+    /// `BisectBatchOnFunctionError`.
+    pub bisect_on_error: bool,
+    /// `MaximumRetryAttempts`, when given.
+    pub maximum_retry_attempts: Option<u32>,
+    /// Logical id of the `DestinationConfig.OnFailure` queue, when there is one.
+    pub on_failure_queue: Option<String>,
+    pub enabled: bool,
+}
+
 /// An event the local stack does not run (schedules and anything else unknown).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IgnoredEvent {
@@ -54,6 +70,7 @@ pub struct Function {
     pub memory_mb: u64,
     pub http_events: Vec<HttpEvent>,
     pub sqs_events: Vec<SqsEventSource>,
+    pub stream_events: Vec<StreamEventSource>,
 }
 
 impl Function {
@@ -140,6 +157,7 @@ pub(super) fn parse_function(
 
     let mut http_events = Vec::new();
     let mut sqs_events = Vec::new();
+    let mut stream_events = Vec::new();
     if let Some(events) = properties.get("Events").and_then(Value::as_mapping) {
         for (key, event) in events {
             let name = key
@@ -160,6 +178,9 @@ pub(super) fn parse_function(
                     http_events.push(apis.http_event(logical_id, name, event_properties)?)
                 }
                 "SQS" => sqs_events.push(parse_sqs_event(logical_id, name, event_properties)?),
+                "DynamoDB" => {
+                    stream_events.push(parse_stream_event(logical_id, name, event_properties)?)
+                }
                 other => ignored_events.push(IgnoredEvent {
                     function: logical_id.to_string(),
                     name,
@@ -178,6 +199,7 @@ pub(super) fn parse_function(
         memory_mb,
         http_events,
         sqs_events,
+        stream_events,
     })
 }
 
@@ -195,6 +217,58 @@ fn positive(
                 .ok_or_else(|| invalid(message()))
         })
         .transpose()
+}
+
+fn parse_stream_event(
+    function: &str,
+    name: String,
+    properties: Option<&Value>,
+) -> Result<StreamEventSource, TemplateError> {
+    let context = || format!("function {function} event {name}");
+    let property = |key: &str| properties.and_then(|p| p.get(key));
+    let batch_size = positive(property("BatchSize"), || {
+        format!("{}: BatchSize must be a positive number", context())
+    })?
+    .unwrap_or(100);
+    let report_batch_item_failures = property("FunctionResponseTypes")
+        .and_then(Value::as_sequence)
+        .is_some_and(|types| {
+            types
+                .iter()
+                .any(|t| t.as_str() == Some("ReportBatchItemFailures"))
+        });
+    let maximum_retry_attempts = property("MaximumRetryAttempts")
+        .and_then(Value::as_u64)
+        .map(|n| u32::try_from(n).unwrap_or(u32::MAX));
+    let on_failure_queue = match property("DestinationConfig")
+        .and_then(|d| d.get("OnFailure"))
+        .and_then(|o| o.get("Destination"))
+    {
+        None => None,
+        Some(value) => match Intrinsic::parse(value) {
+            Some(Ok(Intrinsic::GetAtt {
+                resource,
+                attribute,
+            })) if attribute == "Arn" => Some(resource),
+            _ => {
+                return Err(invalid(format!(
+                    "{}: DestinationConfig.OnFailure.Destination must be !GetAtt <Queue>.Arn",
+                    context()
+                )))
+            }
+        },
+    };
+    Ok(StreamEventSource {
+        name,
+        batch_size,
+        report_batch_item_failures,
+        bisect_on_error: property("BisectBatchOnFunctionError")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        maximum_retry_attempts,
+        on_failure_queue,
+        enabled: property("Enabled").and_then(Value::as_bool).unwrap_or(true),
+    })
 }
 
 fn parse_sqs_event(

@@ -5,6 +5,7 @@ pub mod agreement;
 pub mod billing_contract;
 pub mod bulk_job;
 pub mod contact;
+pub mod events;
 pub mod history;
 pub mod ids;
 pub mod notice;

@@ -3,7 +3,7 @@
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
 };
 
 /// One global secondary index: its name and the attributes that key it.
@@ -22,6 +22,8 @@ pub struct TableDefinition {
     pub global_indexes: &'static [IndexDefinition],
     pub billing_mode: &'static str,
     pub ttl_attribute: &'static str,
+    /// What the table's stream carries: `publish-events` needs both images of a change.
+    pub stream_view_type: &'static str,
 }
 
 pub const GSI1: IndexDefinition = IndexDefinition {
@@ -46,6 +48,7 @@ pub const TABLE: TableDefinition = TableDefinition {
     global_indexes: &[GSI1, GSI2, GSI3],
     billing_mode: "PAY_PER_REQUEST",
     ttl_attribute: "ttl",
+    stream_view_type: "NEW_AND_OLD_IMAGES",
 };
 
 fn key(name: &str, key_type: KeyType) -> KeySchemaElement {
@@ -64,7 +67,7 @@ fn string_attribute(name: &str) -> AttributeDefinition {
         .expect("attribute definition has its required fields")
 }
 
-/// Creates the table (and turns on its TTL attribute) on whatever endpoint the client points at.
+/// Creates the table with its stream (and turns on its TTL attribute) on whatever endpoint the client points at.
 pub async fn create_table(
     client: &aws_sdk_dynamodb::Client,
     table_name: &str,
@@ -78,7 +81,14 @@ pub async fn create_table(
         .table_name(table_name)
         .billing_mode(BillingMode::from(TABLE.billing_mode))
         .key_schema(key(TABLE.partition_key, KeyType::Hash))
-        .key_schema(key(TABLE.sort_key, KeyType::Range));
+        .key_schema(key(TABLE.sort_key, KeyType::Range))
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::from(TABLE.stream_view_type))
+                .build()
+                .expect("stream specification has its required fields"),
+        );
     for index in TABLE.global_indexes {
         attributes.push(string_attribute(index.partition_key));
         attributes.push(string_attribute(index.sort_key));
