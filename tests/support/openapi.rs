@@ -199,7 +199,8 @@ mod tests {
     #[test]
     fn the_judge_refuses_what_the_spec_does_not_say() {
         let provider = json!({"id": "01J0000000000000000000000A", "name": "n", "kind": "manual",
-            "platform": "other", "syncs_agreements": false, "provider_account_count": 0,
+            "platform": "other", "syncs_agreements": false, "attestation_method": "enhanced",
+            "provider_account_count": 0,
             "created_at": "2026-01-01T00:00:00.000Z", "updated_at": "2026-01-01T00:00:00.000Z",
             "version": 1});
         let ok = |status, ct: &str, body: &Value| {
