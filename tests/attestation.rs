@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use fake_partner_center::{self as fake, FakePartnerCenter, Fault};
 use integration_tests::api::{customer_token, id, Api};
+use integration_tests::fake_partner_center::{stack_for, tenant};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use shared::connectors::{AgreementContact, ProviderAgreement};
@@ -15,30 +16,11 @@ use shared::queue::{BulkQueue, JobMessage};
 
 /// A stack pointed at the fake, checking open attestations every second.
 async fn stack_with(pc: &FakePartnerCenter) -> Api {
-    Api::start_configured(
-        &[
-            ("PartnerCenterTenantId", fake::TENANT_ID.to_string()),
-            ("PartnerCenterClientId", fake::CLIENT_ID.to_string()),
-            ("PartnerCenterBaseUrl", pc.base_url().to_string()),
-            ("PartnerCenterTokenUrl", pc.token_url()),
-            ("PartnerCenterAttestationCheckSeconds", "1".to_string()),
-        ],
-        &[("PartnerCenterClientSecret", fake::CLIENT_SECRET)],
-        1,
+    stack_for(
+        pc,
+        &[("PartnerCenterAttestationCheckSeconds", "1".to_string())],
     )
     .await
-}
-
-fn tenant() -> String {
-    let u = ulid::Ulid::new().to_string().to_lowercase();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &u[0..8],
-        &u[8..12],
-        &u[12..16],
-        &u[16..20],
-        &u[20..26]
-    )
 }
 
 /// A Direct CSP provider (enhanced attestation by default) and its active MCA template.

@@ -872,17 +872,7 @@ async fn an_agreement_microsoft_must_accept_shows_microsofts_link_instead_of_the
     use fake_partner_center::{self as fake, FakePartnerCenter};
     require_chromium();
     let pc = FakePartnerCenter::start().await.expect("fake");
-    let api = Api::start_configured(
-        &[
-            ("PartnerCenterTenantId", fake::TENANT_ID.to_string()),
-            ("PartnerCenterClientId", fake::CLIENT_ID.to_string()),
-            ("PartnerCenterBaseUrl", pc.base_url().to_string()),
-            ("PartnerCenterTokenUrl", pc.token_url()),
-        ],
-        &[("PartnerCenterClientSecret", fake::CLIENT_SECRET)],
-        1,
-    )
-    .await;
+    let api = integration_tests::fake_partner_center::stack_for(&pc, &[]).await;
     let provider = api
         .create(
             "/providers",

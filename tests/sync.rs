@@ -5,24 +5,13 @@ use std::time::Duration;
 
 use fake_partner_center::{self as fake, FakePartnerCenter, Fault};
 use integration_tests::api::{customer_token, id, staff_token, Api};
+use integration_tests::fake_partner_center::{stack_for, tenant};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use shared::connectors::{AgreementContact, ProviderAgreement};
 
 async fn stack_with(pc: &FakePartnerCenter, page_size: usize) -> Api {
-    // The client secret is where an operator puts it: in the stack's generated secret.
-    Api::start_configured(
-        &[
-            ("PartnerCenterTenantId", fake::TENANT_ID.to_string()),
-            ("PartnerCenterClientId", fake::CLIENT_ID.to_string()),
-            ("PartnerCenterBaseUrl", pc.base_url().to_string()),
-            ("PartnerCenterTokenUrl", pc.token_url()),
-            ("PartnerCenterPageSize", page_size.to_string()),
-        ],
-        &[("PartnerCenterClientSecret", fake::CLIENT_SECRET)],
-        1,
-    )
-    .await
+    stack_for(pc, &[("PartnerCenterPageSize", page_size.to_string())]).await
 }
 
 /// A Partner Center provider (Direct CSP) with an active MCA template, attesting the legacy way
@@ -70,18 +59,6 @@ async fn customer_of_both(api: &Api, pc: &FakePartnerCenter, name: &str) -> (Val
     let t = tenant();
     pc.add_customer(&t, name, &format!("{lower}-{s}.onmicrosoft.com"));
     (account, contact, t)
-}
-
-fn tenant() -> String {
-    let u = ulid::Ulid::new().to_string().to_lowercase();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &u[0..8],
-        &u[8..12],
-        &u[12..16],
-        &u[16..20],
-        &u[20..26]
-    )
 }
 
 async fn history(api: &Api, agreement_id: &str) -> Vec<Value> {

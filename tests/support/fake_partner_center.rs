@@ -40,3 +40,31 @@ pub fn client_with(config: PartnerCenterConfig) -> PartnerCenterClient {
 pub fn client_for(fake: &FakePartnerCenter) -> PartnerCenterClient {
     client_with(config_for(fake))
 }
+
+/// A local stack whose Partner Center is `fake`: its tenant, client id and URLs as parameters,
+/// the client secret where an operator puts it (the stack's generated secret), and `extra`
+/// parameters beside them.
+pub async fn stack_for(fake: &FakePartnerCenter, extra: &[(&str, String)]) -> crate::api::Api {
+    let mut params = vec![
+        ("PartnerCenterTenantId", TENANT_ID.to_string()),
+        ("PartnerCenterClientId", CLIENT_ID.to_string()),
+        ("PartnerCenterBaseUrl", fake.base_url().to_string()),
+        ("PartnerCenterTokenUrl", fake.token_url()),
+    ];
+    params.extend_from_slice(extra);
+    crate::api::Api::start_configured(&params, &[("PartnerCenterClientSecret", CLIENT_SECRET)], 1)
+        .await
+}
+
+/// A fresh customer tenant id, in the GUID shape Partner Center gives them.
+pub fn tenant() -> String {
+    let u = ulid::Ulid::new().to_string().to_lowercase();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &u[0..8],
+        &u[8..12],
+        &u[12..16],
+        &u[16..20],
+        &u[20..26]
+    )
+}
