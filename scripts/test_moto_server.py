@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Checks that moto_server's changes (partition_queries, cheap_reads, cheap_transactions) change
-no answer of moto's, only its cost.
+"""Checks that moto_server's changes (partition_queries, cheap_reads, cheap_transactions,
+cheap_receives) change no answer of moto's, only its cost.
 
 A table of several partitions, whose items hold every kind of attribute value, is read page by
 page with a spread of Queries (forward and backward, key conditions, filters, projections of
@@ -227,8 +227,50 @@ def transactions(client, streams, table):
     return outcomes, items, records
 
 
+def retention(name):
+    """What the retention check decides of a fresh message and of one past the period, and what
+    a ReceiveMessage answers of the queue."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.sqs.models import sqs_backends
+
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    url = sqs.create_queue(QueueName=name, Attributes={"MessageRetentionPeriod": "60"})["QueueUrl"]
+    for body in ("fresh", "old"):
+        sqs.send_message(QueueUrl=url, MessageBody=body)
+    backend = sqs_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
+    fresh, old = backend.get_queue(name)._messages
+    old.sent_timestamp -= 120_000
+    decided = [backend.is_message_valid_based_on_retention_period(name, m) for m in (fresh, old)]
+    received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    # SendMessage's reading of ContentBasedDeduplication: on, off, and a standard queue.
+    counts = []
+    for suffix, attributes in [
+        ("-on.fifo", {"FifoQueue": "true", "ContentBasedDeduplication": "true"}),
+        ("-off.fifo", {"FifoQueue": "true", "ContentBasedDeduplication": "false"}),
+        ("-standard", {}),
+    ]:
+        url = sqs.create_queue(QueueName=name + suffix, Attributes=attributes)["QueueUrl"]
+        fifo = {"MessageGroupId": "g"} if "FifoQueue" in attributes else {}
+        for n in range(3):
+            extra = dict(fifo)
+            if suffix == "-off.fifo":
+                extra["MessageDeduplicationId"] = f"d{n % 2}"
+            sqs.send_message(QueueUrl=url, MessageBody="same", **extra)
+        attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        counts.append((attrs["ApproximateNumberOfMessages"], attrs.get("ContentBasedDeduplication")))
+    return decided, sorted(m["Body"] for m in received), counts
+
+
 @mock_aws
 def main() -> None:
+    shipped_retention = retention("shipped")
+    moto_server.cheap_receives()
+    patched_retention = retention("patched")
+    assert shipped_retention == patched_retention, (shipped_retention, patched_retention)
+    assert patched_retention[:2] == ([True, False], ["fresh"]), patched_retention
+    assert [c for c, _ in patched_retention[2]] == ["1", "2", "3"], patched_retention
+    print("moto_server.cheap_receives: the retention check, ReceiveMessage, SendMessage's "
+          "deduplication and the queue's attributes answer as moto's own")
     client = boto3.client("dynamodb", region_name="us-east-1")
     streams = boto3.client("dynamodbstreams", region_name="us-east-1")
     shipped_transactions = transactions(client, streams, "tx1")

@@ -142,7 +142,11 @@ impl Api {
             endpoint: endpoint(),
             table_name: unique("contract"),
             queue_prefix: unique("q"),
-            bin_dir: root.join("target").join("debug"),
+            // A long run may use a copy of the binaries, so that a rebuild does not change them
+            // under it.
+            bin_dir: std::env::var_os("AGREEMENTS_BIN_DIR")
+                .map(std::path::PathBuf::from)
+                .unwrap_or_else(|| root.join("target").join("debug")),
             visibility_timeout,
             params: params
                 .iter()

@@ -43,6 +43,11 @@ impl Contact {
         })
     }
 
+    /// The primary contact among an account's contacts (oldest first): today its first.
+    pub fn primary_of(contacts: &[Contact]) -> Option<&Contact> {
+        contacts.first()
+    }
+
     pub fn full_name(&self) -> String {
         format!("{} {}", self.first_name, self.last_name)
     }

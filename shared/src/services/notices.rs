@@ -14,11 +14,11 @@ use crate::email::render::{self, AgreementLine, LinkMail, ReceiptMail, Rendered}
 use crate::email::SendError;
 use crate::error::{ServiceError, ServiceResult};
 use crate::model::{
-    Account, Actor, Agreement, AgreementStatus, AgreementTemplate, Contact, Day, HistoryAction,
+    Actor, Agreement, AgreementStatus, AgreementTemplate, Contact, Day, HistoryAction,
     HistoryEvent, Id, Instant, LinkKey, NoticeRecord, NoticeStep, PortalLink, Principal,
 };
 use crate::queue::{EmailQueue, NoticeMessage};
-use crate::store::{Claim, JobTally, PageSpec, Store, StoreError};
+use crate::store::{Claim, JobTally, PageSpec, Store, StoreError, Wanted};
 
 /// A claim older than this belongs to a sender that stopped (a sender's function runs at most
 /// 60 s): its step is recorded as failed, never sent again.
@@ -84,19 +84,18 @@ impl Notifier<'_> {
         job_id: Option<&Id>,
     ) -> Result<Delivery, RetryLater> {
         let store = self.store;
-        let Some(agreement) = store.by_id::<Agreement>(agreement_id).await? else {
-            return Ok(Delivery::NotWanted("no such agreement".into()));
-        };
-        if let Some(why) = unwanted(&agreement, step) {
-            return Ok(Delivery::NotWanted(why));
-        }
         let claim = Id::generate().to_string();
-        match store
-            .claim_notice(agreement_id, step, &claim, Instant::now())
+        let agreement = match store
+            .claim_notice(agreement_id, step, step.wanted(), &claim, Instant::now())
             .await?
         {
-            Claim::Taken => {}
+            Claim::Taken(agreement) => agreement,
             Claim::NoAgreement => return Ok(Delivery::NotWanted("no such agreement".into())),
+            Claim::NotWanted(agreement) => {
+                let why = unwanted(&agreement, step)
+                    .unwrap_or_else(|| "the agreement changed while it was claimed".into());
+                return Ok(Delivery::NotWanted(why));
+            }
             Claim::Held(Some(NoticeRecord::Sending { claim: held, at })) => {
                 let age = i64::try_from(Instant::now().unix_millis()).unwrap_or(i64::MAX) - at;
                 if age < STALE_CLAIM_MS {
@@ -104,12 +103,16 @@ impl Notifier<'_> {
                 }
                 let reason = "the sender stopped after taking this e-mail; it may have gone, \
                               so it is not sent again";
+                // The agreement as recorded, for the failure's history event.
+                let Some(agreement) = store.by_id::<Agreement>(agreement_id).await? else {
+                    return Ok(Delivery::NotWanted("no such agreement".into()));
+                };
                 self.record_failure(&agreement, step, &held, None, reason, job_id)
                     .await?;
                 return Ok(Delivery::Failed(reason.into()));
             }
             Claim::Held(_) => return Ok(Delivery::AlreadyTaken),
-        }
+        };
         match self.send_claimed(&agreement, step, &claim, job_id).await {
             Ok(delivery) => Ok(delivery),
             Err(e @ (RetryLater::NotSent(_) | RetryLater::BeforeSend(_))) => {
@@ -130,16 +133,13 @@ impl Notifier<'_> {
         job_id: Option<&Id>,
         reason: &str,
     ) -> Result<(), StoreError> {
-        let Some(agreement) = self.store.by_id::<Agreement>(agreement_id).await? else {
-            return Ok(());
-        };
         let claim = Id::generate().to_string();
         match self
             .store
-            .claim_notice(agreement_id, step, &claim, Instant::now())
+            .claim_notice(agreement_id, step, Wanted::Any, &claim, Instant::now())
             .await?
         {
-            Claim::Taken => {
+            Claim::Taken(agreement) => {
                 self.record_failure(&agreement, step, &claim, None, reason, job_id)
                     .await
             }
@@ -155,21 +155,22 @@ impl Notifier<'_> {
         step: &NoticeStep,
     ) -> Result<Option<(Contact, Rendered, Option<PortalLink>)>, RetryLater> {
         let store = self.store;
+        let (account, contacts) = store.account_with_contacts(&agreement.account_id).await?;
         let contact = match step {
-            NoticeStep::Receipt(_) => match &agreement.signed_by {
-                Some(signer) => store.contact(&agreement.account_id, signer).await?,
-                None => None,
-            },
-            _ => store.primary_contact(&agreement.account_id).await?,
+            NoticeStep::Receipt(_) => agreement
+                .signed_by
+                .as_ref()
+                .and_then(|signer| contacts.iter().find(|c| &c.id == signer)),
+            _ => Contact::primary_of(&contacts),
         };
-        let Some(contact) = contact else {
+        let Some(contact) = contact.cloned() else {
             return Ok(None);
         };
-        let account: Option<Account> = store.by_id(&agreement.account_id).await?;
         let account_name = account.map(|a| a.name).unwrap_or_default();
-        let template: Option<AgreementTemplate> = store.by_id(&agreement.template_id).await?;
         let (mail, link) = match step {
             NoticeStep::Receipt(version) => {
+                let template: Option<AgreementTemplate> =
+                    store.by_id(&agreement.template_id).await?;
                 let mail = render::receipt_mail(&ReceiptMail {
                     contact_name: contact.full_name(),
                     account_name,
@@ -195,7 +196,7 @@ impl Notifier<'_> {
                     Some(agreement.id.clone()),
                     Instant::now(),
                 )?;
-                store.create(&link).await?;
+                store.create_fresh(&link).await?;
                 let url = link_url(self.portal_url, &self.key.sign(&link.claims()));
                 let mail = render::link_mail(&LinkMail {
                     reminder: !matches!(step, NoticeStep::Link),
@@ -315,6 +316,16 @@ impl Notifier<'_> {
 }
 
 impl NoticeStep {
+    /// The state of the agreement the step is sent in.
+    fn wanted(&self) -> Wanted {
+        match self {
+            NoticeStep::Receipt(_) => Wanted::Accepted,
+            // Staff asked for this one: a declined agreement is still reminded.
+            NoticeStep::Manual(_) => Wanted::Pending,
+            NoticeStep::Link | NoticeStep::Reminder(_) => Wanted::PendingNotDeclined,
+        }
+    }
+
     fn action_name(&self) -> &'static str {
         match self {
             NoticeStep::Link => "link",

@@ -107,7 +107,7 @@ pub async fn create_link(
         None,
         now,
     )?;
-    store.create(&link).await?;
+    store.create_fresh(&link).await?;
     let url = link_url(portal_url, &key.sign(&link.claims()));
     let mut send_error = None;
     if let (true, Some(email)) = (input.send, email) {

@@ -2,7 +2,7 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::item::{conditional, key_map, s, sdk_error};
+use super::item::{conditional, from_item, key_map, s, sdk_error};
 use super::list::ListQuery;
 use super::{keys, Page, PageSpec, Store, StoreError};
 use crate::model::{Account, Contact, Id, Provider};
@@ -107,12 +107,32 @@ impl Store {
         .await
     }
 
-    /// Pattern 7: the account's primary contact — today its first.
+    /// Pattern 7: the account's primary contact ([`Contact::primary_of`] its contacts).
     pub async fn primary_contact(&self, account: &Id) -> Result<Option<Contact>, StoreError> {
-        let first: Vec<Contact> = self
-            .collection(None, &keys::account(account), keys::CONTACT_PREFIX, 1)
+        let contacts = self.all_contacts(account).await?;
+        Ok(Contact::primary_of(&contacts).cloned())
+    }
+
+    /// Patterns 4 and 7 in one read: an account and its contacts (oldest first), the items of
+    /// its partition. An e-mail needs both.
+    pub async fn account_with_contacts(
+        &self,
+        account: &Id,
+    ) -> Result<(Option<Account>, Vec<Contact>), StoreError> {
+        let items = self
+            .collection_items(None, &keys::account(account), "", MAX_CONTACTS + 1)
             .await?;
-        Ok(first.into_iter().next())
+        let mut found = None;
+        let mut contacts = Vec::new();
+        for item in items {
+            let sk = item.get("SK").and_then(|v| v.as_s().ok()).cloned();
+            match sk.as_deref() {
+                Some(keys::META) => found = Some(from_item(item)?),
+                Some(sk) if sk.starts_with(keys::CONTACT_PREFIX) => contacts.push(from_item(item)?),
+                _ => {}
+            }
+        }
+        Ok((found, contacts))
     }
 
     /// Pattern 8: a contact, if it is one of this account's.

@@ -26,7 +26,7 @@ pub use cursor::CursorSigner;
 pub use item::to_item;
 pub use jobs::{ChunkCounts, ChunkEnd, ChunkRow, CountedChunk, CHUNK_ATTRIBUTES};
 pub use keys::Keys;
-pub use notices::{notice_attribute, Claim, JobTally};
+pub use notices::{notice_attribute, Claim, JobTally, Wanted};
 pub use provider_accounts::{ImportPart, ImportPartRow, ProviderAccountsOf};
 pub use records::{Entity, Record};
 
@@ -118,6 +118,16 @@ impl Store {
     /// Pattern 2: a new record; `ConditionFailed` when its key is taken.
     pub async fn create<R: Record>(&self, record: &R) -> Result<(), StoreError> {
         self.put_new(item::to_item(record)?).await
+    }
+
+    /// Pattern 2, for a record whose key holds an id just generated (80 random bits): its key
+    /// can only be taken by this very write, sent again by the SDK after its first answer was
+    /// lost, so a condition failure means it is written.
+    pub async fn create_fresh<R: Record>(&self, record: &R) -> Result<(), StoreError> {
+        match self.create(record).await {
+            Err(StoreError::ConditionFailed) => Ok(()),
+            other => other,
+        }
     }
 
     /// Pattern 11: replaces a record if its stored version is still `expected_version`.

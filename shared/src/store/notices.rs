@@ -6,10 +6,10 @@
 
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+    AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 
-use super::item::{conditional, key_map, n, s, sdk_error, to_value};
+use super::item::{conditional, from_item, key_map, n, s, sdk_error, to_value};
 use super::list::ListQuery;
 use super::{keys, Page, PageSpec, Store, StoreError, HISTORY};
 use crate::model::{
@@ -23,14 +23,29 @@ pub fn notice_attribute(step: &NoticeStep) -> String {
 }
 
 /// What claiming a step found.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Claim {
-    /// The step is this sender's to send.
-    Taken,
+    /// The step is this sender's to send; the agreement as it is now, the claim included.
+    Taken(Box<Agreement>),
     /// Another sender holds it, or it has ended (sent or failed): nothing to do.
     Held(Option<NoticeRecord>),
+    /// No sender has it, but the agreement is not in the state the step wants: the agreement
+    /// as it is.
+    NotWanted(Box<Agreement>),
     /// The agreement does not exist.
     NoAgreement,
+}
+
+/// The state an agreement must be in for a step to be claimed, checked by the claim's own
+/// condition (so an agreement accepted or declined a moment before is never e-mailed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wanted {
+    /// Whatever its state (recording a failure on a message's last receive).
+    Any,
+    Pending,
+    /// Pending, and not declined by the customer.
+    PendingNotDeclined,
+    Accepted,
 }
 
 /// Which job counter an outcome adds to.
@@ -61,11 +76,13 @@ impl Store {
     }
 
     /// Pattern 34: claims `step` of an agreement for the sender `claim`, unless a sender took it
-    /// before (whatever came of it).
+    /// before (whatever came of it) or the agreement is not as `wanted`. One request: the
+    /// answer carries the agreement either way.
     pub async fn claim_notice(
         &self,
         agreement: &Id,
         step: &NoticeStep,
+        wanted: Wanted,
         claim: &str,
         now: Instant,
     ) -> Result<Claim, StoreError> {
@@ -74,30 +91,51 @@ impl Store {
             at: i64::try_from(now.unix_millis()).unwrap_or(i64::MAX),
         };
         let attribute = notice_attribute(step);
-        let result = self
+        let mut condition = "attribute_exists(PK) AND attribute_not_exists(#n)".to_string();
+        let mut request = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key_map(&keys::agreement(agreement), keys::META)))
             .update_expression("SET #n = :record")
-            .condition_expression("attribute_exists(PK) AND attribute_not_exists(#n)")
             .expression_attribute_names("#n", &attribute)
             .expression_attribute_values(":record", to_value(&record)?)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(Claim::Taken),
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let status = match wanted {
+            Wanted::Any => None,
+            Wanted::Pending | Wanted::PendingNotDeclined => Some(AgreementStatus::Pending),
+            Wanted::Accepted => Some(AgreementStatus::Accepted),
+        };
+        if let Some(status) = status {
+            condition.push_str(" AND #status = :status");
+            request = request
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":status", s(status.as_str()));
+        }
+        if wanted == Wanted::PendingNotDeclined {
+            condition.push_str(
+                " AND (attribute_not_exists(#declined) OR attribute_type(#declined, :null))",
+            );
+            request = request
+                .expression_attribute_names("#declined", "declined_on")
+                .expression_attribute_values(":null", s("NULL"));
+        }
+        match request.condition_expression(condition).send().await {
+            Ok(out) => Ok(Claim::Taken(Box::new(from_item(
+                out.attributes.unwrap_or_default(),
+            )?))),
             Err(e) => match e.as_service_error() {
                 Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
                     let Some(item) = failed.item() else {
                         return Ok(Claim::NoAgreement);
                     };
-                    let held = item
-                        .get(&attribute)
-                        .cloned()
-                        .and_then(|v| serde_dynamo::from_attribute_value(v).ok());
-                    Ok(Claim::Held(held))
+                    match item.get(&attribute) {
+                        Some(held) => Ok(Claim::Held(
+                            serde_dynamo::from_attribute_value(held.clone()).ok(),
+                        )),
+                        None => Ok(Claim::NotWanted(Box::new(from_item(item.clone())?))),
+                    }
                 }
                 _ => Err(sdk_error(e)),
             },

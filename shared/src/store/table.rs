@@ -294,6 +294,21 @@ impl Store {
         sort_prefix: &str,
         max_items: usize,
     ) -> Result<Vec<T>, StoreError> {
+        self.collection_items(index, pk, sort_prefix, max_items)
+            .await?
+            .into_iter()
+            .map(from_item)
+            .collect()
+    }
+
+    /// [`Store::collection`]'s items as they are stored (for a partition of several types).
+    pub(crate) async fn collection_items(
+        &self,
+        index: Option<&str>,
+        pk: &str,
+        sort_prefix: &str,
+        max_items: usize,
+    ) -> Result<Vec<Item>, StoreError> {
         let (pk_attr, sk_attr) = match index {
             Some(index) => (format!("{index}PK"), format!("{index}SK")),
             None => ("PK".to_string(), "SK".to_string()),
@@ -301,25 +316,33 @@ impl Store {
         let mut start = None;
         let mut items = Vec::new();
         loop {
-            let out = self
+            let mut query = self
                 .client
                 .query()
                 .table_name(&self.table)
                 .set_index_name(index.map(str::to_string))
-                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
                 .expression_attribute_names("#pk", pk_attr.clone())
-                .expression_attribute_names("#sk", sk_attr.clone())
-                .expression_attribute_values(":pk", AttributeValue::S(pk.to_string()))
-                .expression_attribute_values(":prefix", AttributeValue::S(sort_prefix.to_string()))
+                .expression_attribute_values(":pk", AttributeValue::S(pk.to_string()));
+            // DynamoDB refuses an empty string in a key condition: no prefix, the whole partition.
+            query = if sort_prefix.is_empty() {
+                query.key_condition_expression("#pk = :pk")
+            } else {
+                query
+                    .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                    .expression_attribute_names("#sk", sk_attr.clone())
+                    .expression_attribute_values(
+                        ":prefix",
+                        AttributeValue::S(sort_prefix.to_string()),
+                    )
+            };
+            let out = query
                 .consistent_read(index.is_none())
                 .set_exclusive_start_key(start.take())
                 .limit(i32::try_from(max_items.max(1)).unwrap_or(i32::MAX))
                 .send()
                 .await
                 .map_err(sdk_error)?;
-            for item in out.items.unwrap_or_default() {
-                items.push(from_item(item)?);
-            }
+            items.extend(out.items.unwrap_or_default());
             start = out.last_evaluated_key;
             if start.is_none() || items.len() >= max_items {
                 items.truncate(max_items);
