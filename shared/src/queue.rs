@@ -42,15 +42,32 @@ pub enum JobMessage {
         job_id: String,
         cursor: Option<String>,
     },
+    /// A chunk of a re-acceptance job: the template's accepted agreements asked to accept its
+    /// new document version (the job names it).
+    RequestReacceptance {
+        schema: u32,
+        job_id: String,
+        template_id: String,
+        cursor: Option<String>,
+    },
+    /// A chunk of an expiry job: the expired template's pending agreements end.
+    ExpireAgreements {
+        schema: u32,
+        job_id: String,
+        template_id: String,
+        cursor: Option<String>,
+    },
 }
 
 /// The kinds a message may name, as written on the wire.
-const KINDS: [&str; 5] = [
+const KINDS: [&str; 7] = [
     "create_agreements",
     "sync_provider",
     "attest_agreement",
     "follow_attestation",
     "import_provider_accounts",
+    "request_reacceptance",
+    "expire_agreements",
 ];
 
 impl JobMessage {
@@ -105,6 +122,18 @@ impl JobMessage {
             (JobKind::ImportProviderAccounts, _) => {
                 Self::import_provider_accounts(job.id.as_str(), cursor)
             }
+            (JobKind::RequestReacceptance, Some(t)) => JobMessage::RequestReacceptance {
+                schema: SCHEMA,
+                job_id: job.id.to_string(),
+                template_id: t.to_string(),
+                cursor,
+            },
+            (JobKind::ExpireAgreements, Some(t)) => JobMessage::ExpireAgreements {
+                schema: SCHEMA,
+                job_id: job.id.to_string(),
+                template_id: t.to_string(),
+                cursor,
+            },
             _ => Self::sync_provider(job.id.as_str(), job.provider_id.as_str(), cursor),
         }
     }

@@ -71,3 +71,53 @@ pub async fn fresh_context() -> Arc<AppContext> {
         .unwrap_or_else(|e| panic!("cannot create table {table} at {}: {e:?}", endpoint()));
     Arc::new(AppContext::with_client(client, table, SIGNING_KEY).expect("valid test context"))
 }
+
+/// Writes `items` straight to `table` with BatchWriteItem, four batches in flight, retrying
+/// what DynamoDB leaves unprocessed: seeding thousands of records in seconds.
+pub async fn put_items(
+    table: &str,
+    items: Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>>,
+) {
+    use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+    use futures::StreamExt;
+    let client = dynamodb().await;
+    let batches: Vec<Vec<_>> = items.chunks(25).map(<[_]>::to_vec).collect();
+    futures::stream::iter(batches)
+        .map(|batch| {
+            let client = client.clone();
+            async move {
+                let mut pending: Vec<WriteRequest> = batch
+                    .into_iter()
+                    .map(|item| {
+                        WriteRequest::builder()
+                            .put_request(
+                                PutRequest::builder()
+                                    .set_item(Some(item))
+                                    .build()
+                                    .expect("put request"),
+                            )
+                            .build()
+                    })
+                    .collect();
+                for _ in 0..10 {
+                    let out = client
+                        .batch_write_item()
+                        .request_items(table, pending)
+                        .send()
+                        .await
+                        .expect("BatchWriteItem");
+                    pending = out
+                        .unprocessed_items
+                        .and_then(|mut u| u.remove(table))
+                        .unwrap_or_default();
+                    if pending.is_empty() {
+                        return;
+                    }
+                }
+                panic!("BatchWriteItem left items unprocessed ten times");
+            }
+        })
+        .buffer_unordered(4)
+        .collect::<Vec<()>>()
+        .await;
+}

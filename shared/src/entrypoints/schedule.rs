@@ -118,3 +118,34 @@ pub async fn serve_reminders() -> Result<(), lambda_runtime::Error> {
     ))
     .await
 }
+
+/// Handles one daily expiry run: templates past their `expires_on` ended, with their pending
+/// agreements.
+pub async fn handle_expiry(
+    ctx: &AppContext,
+    event: &serde_json::Value,
+) -> Result<serde_json::Value, ServiceError> {
+    let queue = ctx.bulk_queue()?;
+    let run =
+        crate::services::templates::expire_templates(&ctx.store, queue, day_of(event)).await?;
+    tracing::info!(expired = run.expired.len(), "expiry run done");
+    serde_json::to_value(&run)
+        .map_err(|e| ServiceError::because("the run's report could not be serialised", e))
+}
+
+/// The whole main of the daily expiry run.
+pub async fn serve_expiry() -> Result<(), lambda_runtime::Error> {
+    init_tracing();
+    let ctx = AppContext::from_env().await?;
+    ctx.bulk_queue()?;
+    let ctx = &ctx;
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<serde_json::Value>| async move {
+            handle_expiry(ctx, &event.payload).await.map_err(|e| {
+                tracing::error!(error = %Chain(&e), "expiry run failed");
+                lambda_runtime::Error::from(e)
+            })
+        },
+    ))
+    .await
+}

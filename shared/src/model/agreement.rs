@@ -138,6 +138,13 @@ pub struct Agreement {
     /// Microsoft's enhanced attestation, for agreements Partner Center must confirm.
     #[serde(default)]
     pub attestation: Option<AgreementAttestation>,
+    /// The document version the signer accepted (null until accepted).
+    #[serde(default)]
+    pub accepted_document_version: Option<String>,
+    /// A newer document version of the template the customer is asked to accept; the earlier
+    /// acceptance stands until then.
+    #[serde(default)]
+    pub awaiting_document_version: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -160,6 +167,9 @@ pub struct AgreementFilter {
     pub status: Option<AgreementStatus>,
     /// `Some(true)`: only declined ones; `Some(false)`: only those not declined.
     pub declined: Option<bool>,
+    /// `Some(true)`: only accepted ones awaiting a newer document version; `Some(false)`: only
+    /// those not awaiting one.
+    pub awaiting_reacceptance: Option<bool>,
 }
 
 impl Agreement {
@@ -173,10 +183,9 @@ impl Agreement {
         source: AgreementSource,
         now: Instant,
     ) -> ServiceResult<Agreement> {
-        if template.state != crate::model::TemplateState::Active {
+        if let Some(why) = template.closed_reason(now.day()) {
             return Err(ServiceError::conflict(format!(
-                "template {} is inactive; agreements can only be made from an active template",
-                template.id
+                "{why}; agreements can only be made from an active template"
             )));
         }
         let name = match name {
@@ -203,7 +212,42 @@ impl Agreement {
             provider_account_id: None,
             declined_on: None,
             attestation: None,
+            accepted_document_version: None,
+            awaiting_document_version: None,
         })
+    }
+
+    /// An accepted agreement asked to accept `version` of its template, unless it accepted that
+    /// version or is asked for it already (None: nothing to change).
+    pub fn awaiting(&self, version: &str, now: Instant) -> Option<Agreement> {
+        let accepted = self
+            .accepted_document_version
+            .as_deref()
+            .unwrap_or(&self.document_version);
+        if self.status != AgreementStatus::Accepted
+            || accepted == version
+            || self.awaiting_document_version.as_deref() == Some(version)
+        {
+            return None;
+        }
+        let mut next = self.clone();
+        next.awaiting_document_version = Some(version.to_string());
+        next.updated_at = now;
+        next.version += 1;
+        Some(next)
+    }
+
+    /// A pending agreement ended because its template expired (None: it is not pending).
+    pub fn ended_by_expiry(&self, now: Instant) -> Option<Agreement> {
+        if self.status != AgreementStatus::Pending {
+            return None;
+        }
+        let mut next = self.clone();
+        next.status = AgreementStatus::Inactive;
+        next.inactive_reason = Some(TEMPLATE_EXPIRED.into());
+        next.updated_at = now;
+        next.version += 1;
+        Some(next)
     }
 
     /// The customer declines a pending agreement: it stays pending, with the day.
@@ -250,16 +294,37 @@ impl Agreement {
         Ok(next)
     }
 
-    /// Acceptance by a contact of the account; only a pending agreement can be accepted.
+    /// Acceptance by a contact of the account: of a pending agreement, on the version it was
+    /// made on, or of an accepted one awaiting a newer version, on that version.
     pub fn accepted(
         &self,
         signed_by: Id,
         signed_on: Day,
         now: Instant,
     ) -> ServiceResult<Agreement> {
-        if self.status != AgreementStatus::Pending {
+        let version = self
+            .awaiting_document_version
+            .clone()
+            .unwrap_or_else(|| self.document_version.clone());
+        self.accepted_on_version(signed_by, signed_on, now, &version)
+    }
+
+    /// Acceptance of `version` (the one the signer was shown): a pending agreement becomes
+    /// accepted; an accepted one awaiting a newer version records that version (its earlier
+    /// acceptance stays in its history). Anything else is a conflict.
+    pub fn accepted_on_version(
+        &self,
+        signed_by: Id,
+        signed_on: Day,
+        now: Instant,
+        version: &str,
+    ) -> ServiceResult<Agreement> {
+        let reaccepting =
+            self.status == AgreementStatus::Accepted && self.awaiting_document_version.is_some();
+        if self.status != AgreementStatus::Pending && !reaccepting {
             return Err(ServiceError::conflict(format!(
-                "agreement {} is {}, only a pending agreement can be accepted",
+                "agreement {} is {}, only a pending agreement (or an accepted one awaiting a new \
+                 document version) can be accepted",
                 self.id,
                 self.status.as_str()
             )));
@@ -269,11 +334,16 @@ impl Agreement {
         next.signed_by = Some(signed_by);
         next.signed_on = Some(signed_on);
         next.declined_on = None;
+        next.accepted_document_version = Some(version.to_string());
+        next.awaiting_document_version = None;
         next.updated_at = now;
         next.version += 1;
         Ok(next)
     }
 }
+
+/// The `inactive_reason` of a pending agreement whose template expired.
+pub const TEMPLATE_EXPIRED: &str = "template_expired";
 
 #[cfg(test)]
 mod tests {

@@ -38,6 +38,10 @@ pub enum JobKind {
     ProviderSync,
     /// A large provider-account import, a part of its rows per chunk.
     ImportProviderAccounts,
+    /// A new document version of a template: its accepted agreements are asked to accept it.
+    RequestReacceptance,
+    /// A template expired: its pending agreements end.
+    ExpireAgreements,
 }
 
 /// A provider customer the sync could not link to an account, and why (never guessed).
@@ -106,6 +110,9 @@ pub struct BulkJob {
     pub emails_sent: u64,
     #[serde(default)]
     pub emails_failed: u64,
+    /// The document version a re-acceptance job asks for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document_version: Option<String>,
 }
 
 /// What staff see of a job.
@@ -134,6 +141,9 @@ pub struct BulkJobView {
     /// chunks through the e-mail queue, at its rate).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub emails: Option<EmailCounts>,
+    /// A re-acceptance job: the document version it asks for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub document_version: Option<String>,
     pub created_at: Instant,
     pub updated_at: Instant,
     pub version: u64,
@@ -167,6 +177,7 @@ impl From<BulkJob> for BulkJobView {
                 sent: j.emails_sent,
                 failed: j.emails_failed,
             }),
+            document_version: j.document_version,
             created_at: j.created_at,
             updated_at: j.updated_at,
             version: j.version,
@@ -208,6 +219,7 @@ impl BulkJob {
             notify: false,
             emails_sent: 0,
             emails_failed: 0,
+            document_version: None,
         }
     }
 }

@@ -26,6 +26,11 @@ pub enum HistoryAction {
     ReceiptSent,
     /// An e-mail could not be sent (refused, or its outcome unknown and not retried).
     NoticeFailed,
+    /// A new document version of the template asks the customer to accept again (the version
+    /// and its change summary in `details`); the acceptance before it stands meanwhile.
+    ReacceptanceRequested,
+    /// The template expired while the agreement was pending: it is inactive.
+    Expired,
 }
 
 /// Who made a change.

@@ -20,7 +20,7 @@ pub mod validate;
 pub use account::{Account, NewAccount};
 pub use agreement::{
     Agreement, AgreementAttestation, AgreementFilter, AgreementSource, AgreementStatus,
-    AttestationStatus, NewAgreement,
+    AttestationStatus, NewAgreement, TEMPLATE_EXPIRED,
 };
 pub use billing_contract::{BillingContract, ContractTag, NewBillingContract};
 pub use bulk_job::{BulkJob, BulkJobView, ItemFailure, JobKind, JobStatus, UnmatchedCustomer};
@@ -32,5 +32,8 @@ pub use portal_link::{LinkClaims, LinkKey, LinkStatus, NewPortalLink, PortalLink
 pub use principal::Principal;
 pub use provider::{AttestationMethod, NewProvider, Provider, ProviderKind};
 pub use provider_account::{NewProviderAccount, ProviderAccount};
-pub use template::{AgreementTemplate, NewTemplate, TemplatePatch, TemplateState};
+pub use template::{
+    AgreementTemplate, NewTemplate, NewTemplateVersion, TemplatePatch, TemplateState,
+    TemplateVersion, TemplateView,
+};
 pub use time::{Day, Instant};

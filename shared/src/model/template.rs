@@ -44,9 +44,65 @@ pub struct AgreementTemplate {
     pub display_inline: bool,
     pub portal_instructions: Option<String>,
     pub state: TemplateState,
+    /// What changed in the current `document_version`, as its publisher wrote it (none for a
+    /// template's first version).
+    #[serde(default)]
+    pub change_summary: Option<String>,
+    /// When the daily schedule found it past `expires_on`, deactivated it and ended its pending
+    /// agreements (cleared when `expires_on` changes).
+    #[serde(default)]
+    pub expired_at: Option<Instant>,
     pub created_at: Instant,
     pub updated_at: Instant,
     pub version: u64,
+}
+
+/// A template as staff see it: the record, and whether it is past its `expires_on`.
+#[derive(Debug, Clone, Serialize)]
+pub struct TemplateView<'a> {
+    #[serde(flatten)]
+    pub template: &'a AgreementTemplate,
+    pub expired: bool,
+}
+
+impl<'a> From<&'a AgreementTemplate> for TemplateView<'a> {
+    fn from(template: &'a AgreementTemplate) -> Self {
+        TemplateView {
+            template,
+            expired: template.is_expired(Instant::now().day()),
+        }
+    }
+}
+
+/// One published document version of a template; kept as it was published, never rewritten.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TemplateVersion {
+    /// The version record's own id (a ULID: versions sort by their publication).
+    pub id: Id,
+    pub template_id: Id,
+    pub document_version: String,
+    pub agreement_link: String,
+    pub effective_date: Day,
+    pub change_summary: Option<String>,
+    /// Whether customers who accepted an earlier version must accept this one.
+    pub requires_reacceptance: bool,
+    /// The job that flags the accepted agreements, when re-acceptance is required.
+    pub job_id: Option<Id>,
+    pub published_by: String,
+    pub published_at: Instant,
+}
+
+/// `POST /agreement-templates/{id}/versions`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewTemplateVersion {
+    pub document_version: String,
+    pub agreement_link: String,
+    pub effective_date: Day,
+    #[serde(default)]
+    pub change_summary: Option<String>,
+    #[serde(default)]
+    pub requires_reacceptance: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -109,6 +165,8 @@ impl AgreementTemplate {
                 4000,
             )?,
             state: TemplateState::Active,
+            change_summary: None,
+            expired_at: None,
             created_at: now,
             updated_at: now,
             version: 1,
@@ -133,6 +191,9 @@ impl AgreementTemplate {
             next.effective_date = v;
         }
         if let Some(v) = patch.expires_on {
+            if v != next.expires_on {
+                next.expired_at = None;
+            }
             next.expires_on = v;
         }
         if let Some(v) = patch.agreement_link {
@@ -149,6 +210,101 @@ impl AgreementTemplate {
         next.updated_at = now;
         next.version = self.version + 1;
         Ok(next)
+    }
+
+    /// Past its `expires_on` (the template is good through that day, UTC).
+    pub fn is_expired(&self, today: Day) -> bool {
+        self.expires_on.is_some_and(|e| e < today)
+    }
+
+    /// Whether agreements may be made from it: active and not expired.
+    pub fn is_open(&self, today: Day) -> bool {
+        self.state == TemplateState::Active && !self.is_expired(today)
+    }
+
+    /// Why no agreement may be made from it, if none may.
+    pub fn closed_reason(&self, today: Day) -> Option<String> {
+        if self.state != TemplateState::Active {
+            return Some(format!("agreement template {} is inactive", self.id));
+        }
+        self.expires_on.filter(|e| *e < today).map(|e| {
+            format!(
+                "agreement template {} expired on {e}; it makes no new agreements",
+                self.id
+            )
+        })
+    }
+
+    /// The template on a newly published document version, and the version's record.
+    pub fn published(
+        &self,
+        input: NewTemplateVersion,
+        published_by: &str,
+        job_id: Option<Id>,
+        now: Instant,
+    ) -> ServiceResult<(AgreementTemplate, TemplateVersion)> {
+        let document_version = validate::text("document_version", &input.document_version, 50)?;
+        if document_version == self.document_version {
+            return Err(crate::error::ServiceError::conflict(format!(
+                "agreement template {} is already on document version {document_version}",
+                self.id
+            )));
+        }
+        let version = TemplateVersion {
+            id: Id::generate(),
+            template_id: self.id.clone(),
+            document_version,
+            agreement_link: validate::url("agreement_link", &input.agreement_link)?,
+            effective_date: input.effective_date,
+            change_summary: validate::optional_text(
+                "change_summary",
+                input.change_summary.as_deref(),
+                4000,
+            )?,
+            requires_reacceptance: input.requires_reacceptance,
+            job_id,
+            published_by: published_by.to_string(),
+            published_at: now,
+        };
+        let mut next = self.clone();
+        next.document_version = version.document_version.clone();
+        next.agreement_link = version.agreement_link.clone();
+        next.effective_date = version.effective_date;
+        next.change_summary = version.change_summary.clone();
+        next.check_dates()?;
+        next.updated_at = now;
+        next.version = self.version + 1;
+        Ok((next, version))
+    }
+
+    /// Past its `expires_on` and not yet ended by the schedule: what the schedule does to it
+    /// (inactive, `expired_at`); None when there is nothing to do.
+    pub fn ended_by_expiry(&self, today: Day, now: Instant) -> Option<AgreementTemplate> {
+        if !self.is_expired(today) || self.expired_at.is_some() {
+            return None;
+        }
+        let mut next = self.clone();
+        next.state = TemplateState::Inactive;
+        next.expired_at = Some(now);
+        next.updated_at = now;
+        next.version = self.version + 1;
+        Some(next)
+    }
+
+    /// The record of the version a template was created on.
+    pub fn first_version(&self) -> TemplateVersion {
+        TemplateVersion {
+            id: Id::generate(),
+            template_id: self.id.clone(),
+            document_version: self.document_version.clone(),
+            agreement_link: self.agreement_link.clone(),
+            effective_date: self.effective_date,
+            change_summary: None,
+            requires_reacceptance: false,
+            job_id: None,
+            published_by: "system:template-created".into(),
+            published_at: self.created_at,
+        }
     }
 
     fn check_dates(&self) -> ServiceResult<()> {

@@ -7,7 +7,6 @@ use crate::error::{ServiceError, ServiceResult};
 use crate::model::{
     Actor, Agreement, AgreementFilter, AgreementSource, AgreementStatus, AgreementTemplate,
     BulkJob, Day, HistoryAction, HistoryEvent, Id, Instant, JobKind, NewAgreement, Principal,
-    TemplateState,
 };
 use crate::services::accounts::require_account;
 use crate::services::templates::require_template;
@@ -59,7 +58,7 @@ pub async fn insert_agreement(
     template: &AgreementTemplate,
     request: AgreementRequest,
 ) -> ServiceResult<Creation> {
-    if template.state != TemplateState::Active {
+    if !template.is_open(crate::model::Day::today()) {
         return Ok(Creation::TemplateInactive);
     }
     for generation in 0..MAX_GENERATIONS {
@@ -134,9 +133,12 @@ pub async fn free_slot(
     ))
 }
 
-pub fn inactive(template_id: &Id) -> ServiceError {
+pub fn inactive(template: &AgreementTemplate) -> ServiceError {
+    let why = template
+        .closed_reason(crate::model::Day::today())
+        .unwrap_or_else(|| format!("agreement template {} is inactive", template.id));
     ServiceError::conflict(format!(
-        "agreement template {template_id} is inactive; agreements can only be made from an active template"
+        "{why}; agreements can only be made from an active template that has not expired"
     ))
 }
 
@@ -170,7 +172,7 @@ pub async fn create_agreement(
             ),
             existing_id: Some(existing.id.to_string()),
         }),
-        Creation::TemplateInactive => Err(inactive(&template.id)),
+        Creation::TemplateInactive => Err(inactive(&template)),
     }
 }
 
@@ -308,7 +310,7 @@ pub async fn create_for_job(
 ) -> ServiceResult<JobCreation> {
     let source = match job.kind {
         JobKind::ProviderSync => AgreementSource::ProviderSync,
-        JobKind::CreateAgreements | JobKind::ImportProviderAccounts => AgreementSource::Bulk,
+        _ => AgreementSource::Bulk,
     };
     let request = AgreementRequest {
         account_id: account_id.clone(),

@@ -431,7 +431,12 @@ pub async fn remind_now(
 /// Queues the receipt of an acceptance; a failure to queue is logged, the acceptance stands.
 pub async fn queue_receipt(queue: Option<&EmailQueue>, agreement: &Agreement) {
     let Some(queue) = queue else { return };
-    let step = NoticeStep::Receipt(agreement.document_version.clone());
+    let step = NoticeStep::Receipt(
+        agreement
+            .accepted_document_version
+            .clone()
+            .unwrap_or_else(|| agreement.document_version.clone()),
+    );
     let message = NoticeMessage::new(agreement.id.as_str(), &step, None);
     if let Err(e) = queue.send_all(&[message]).await {
         tracing::error!(agreement_id = %agreement.id, error = %crate::error::Chain(&e), "the receipt could not be queued");

@@ -32,6 +32,8 @@ pub struct PortalAgreement {
     /// The customer accepts it in Microsoft's page (`POST …/attestation` gives the link), not
     /// with `…/confirm`.
     pub attestation_required: bool,
+    /// An accepted agreement awaiting a newer document version: what changed in it.
+    pub change_summary: Option<String>,
 }
 
 /// Where a confirmation came from, as the API saw it.
@@ -61,12 +63,17 @@ async fn template(store: &Store, id: &Id) -> ServiceResult<AgreementTemplate> {
 
 fn view(agreement: Agreement, t: &AgreementTemplate, p: &Provider) -> PortalAgreement {
     PortalAgreement {
-        agreement,
         template_name: t.name.clone(),
         agreement_link: t.agreement_link.clone(),
         display_inline: t.display_inline,
         portal_instructions: t.portal_instructions.clone(),
         attestation_required: must_attest(p, t),
+        change_summary: agreement
+            .awaiting_document_version
+            .as_ref()
+            .filter(|v| **v == t.document_version)
+            .and_then(|_| t.change_summary.clone()),
+        agreement,
     }
 }
 
@@ -187,6 +194,12 @@ pub async fn confirm_agreement(
         )));
     }
     let now = Instant::now();
+    // The version the customer was shown: the one it is asked to accept again, or the
+    // template's current one.
+    let shown = agreement
+        .awaiting_document_version
+        .clone()
+        .unwrap_or_else(|| t.document_version.clone());
     let evidence = serde_json::json!({
         "who": {
             "contact_id": contact.id,
@@ -202,12 +215,14 @@ pub async fn confirm_agreement(
         "what": {
             "template_id": t.id,
             "provider_template_id": t.template_id,
-            "template_version": agreement.document_version,
+            "template_version": shown,
             "agreement_link": t.agreement_link,
         },
     });
     let signer = contact.id.clone();
-    let apply = move |a: &Agreement| a.accepted(signer.clone(), Day::today(), Instant::now());
+    let apply = move |a: &Agreement| {
+        a.accepted_on_version(signer.clone(), Day::today(), Instant::now(), &shown)
+    };
     let accepted = transition(
         store,
         &agreement.id,

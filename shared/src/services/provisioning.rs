@@ -10,7 +10,7 @@ use crate::error::{ServiceError, ServiceResult};
 use crate::model::provider_account::specific_id;
 use crate::model::{
     Actor, Agreement, AgreementSource, Contact, Day, HistoryAction, HistoryEvent, Instant,
-    NewProviderAccount, Principal, ProviderAccount, TemplateState,
+    NewProviderAccount, Principal, ProviderAccount,
 };
 use crate::services::accounts::require_account;
 use crate::services::agreements::{free_slot, inactive};
@@ -68,8 +68,8 @@ pub async fn provision<C: ProviderConnector>(
             template.id, provider.id
         )));
     }
-    if template.state != TemplateState::Active {
-        return Err(inactive(&template.id));
+    if !template.is_open(crate::model::Day::today()) {
+        return Err(inactive(&template));
     }
     let direct = confirms_agreements(&provider);
     // The MCA with Microsoft's enhanced attestation: the agreement is made pending with an

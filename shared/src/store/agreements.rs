@@ -157,9 +157,14 @@ fn agreement_query(filter: &AgreementFilter) -> ListQuery {
     if let Some(st) = filter.status {
         query = query.equal("status", st.as_str());
     }
-    match filter.declined {
+    query = match filter.declined {
         Some(true) => query.set("declined_on"),
         Some(false) => query.empty("declined_on"),
+        None => query,
+    };
+    match filter.awaiting_reacceptance {
+        Some(true) => query.set("awaiting_document_version"),
+        Some(false) => query.empty("awaiting_document_version"),
         None => query,
     }
 }

@@ -75,6 +75,13 @@ pub const AGREEMENT_PREFIX: &str = "AGREEMENT#";
 pub const CONTRACT_PREFIX: &str = "CONTRACT#";
 pub const JOB_PREFIX: &str = "JOB#";
 pub const LINK_PREFIX: &str = "LINK#";
+pub const VERSION_PREFIX: &str = "VERSION#";
+
+/// A template's version record, in the template's partition; ids are ULIDs, so the versions
+/// sort by their publication.
+pub fn template_version_sk(id: &Id) -> String {
+    format!("{VERSION_PREFIX}{id}")
+}
 
 /// The keys one item is stored under: its primary key and its place in each index.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -4,7 +4,7 @@ use serde::{de::DeserializeOwned, Serialize};
 
 use crate::model::{
     Account, Agreement, AgreementTemplate, BillingContract, BulkJob, Contact, ContractTag, Id,
-    PortalLink, Provider, ProviderAccount,
+    PortalLink, Provider, ProviderAccount, TemplateVersion,
 };
 use crate::store::keys::{self, Keys, META};
 
@@ -114,6 +114,17 @@ impl Record for AgreementTemplate {
         Keys::new(pk.clone(), META)
             .gsi1(keys::ALL_TEMPLATES, pk.clone())
             .gsi2(keys::provider(&self.provider_id), pk)
+    }
+}
+
+/// A template's published versions live in its partition, beside its `#META`.
+impl Record for TemplateVersion {
+    const TYPE: &'static str = "template_version";
+    fn keys(&self) -> Keys {
+        Keys::new(
+            keys::template(&self.template_id),
+            keys::template_version_sk(&self.id),
+        )
     }
 }
 

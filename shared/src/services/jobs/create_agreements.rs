@@ -18,7 +18,6 @@ use crate::error::{ServiceError, ServiceResult};
 use crate::model::NoticeStep;
 use crate::model::{
     AgreementTemplate, BulkJob, Id, Instant, ItemFailure, JobKind, JobStatus, Principal, Provider,
-    TemplateState,
 };
 use crate::queue::{BulkQueue, EmailQueue, NoticeMessage};
 use crate::services::agreements::{create_for_job, JobCreation};
@@ -35,10 +34,9 @@ pub async fn start_create_agreements(
 ) -> ServiceResult<BulkJob> {
     caller.require_staff()?;
     let template = require_template(store, template_id).await?;
-    if template.state != TemplateState::Active {
+    if let Some(why) = template.closed_reason(crate::model::Day::today()) {
         return Err(ServiceError::conflict(format!(
-            "agreement template {} is inactive; activate it before creating agreements",
-            template.id
+            "{why}; only an active template that has not expired makes agreements"
         )));
     }
     let mut job = BulkJob::queued(
@@ -88,7 +86,7 @@ impl ChunkWork for CreateAgreements<'_> {
             let total = provider.map(|p| p.provider_account_count).unwrap_or(0);
             store.start_job(&job.id, total, Instant::now()).await?;
         }
-        if template.state != TemplateState::Active {
+        if !template.is_open(crate::model::Day::today()) {
             return Ok(Chunk::ended(
                 ChunkCounts::default(),
                 ChunkEnd::Fail(deactivated(&template.id)),
@@ -234,7 +232,7 @@ async fn create_for(
             Step::Checked(t) => {
                 checking = false;
                 checked_at = std::time::Instant::now();
-                stopped |= t.state != TemplateState::Active;
+                stopped |= !t.is_open(crate::model::Day::today());
                 template = Arc::new(*t);
             }
         }

@@ -8,6 +8,7 @@ pub mod import;
 pub mod provider_sync;
 pub mod runner;
 pub mod sweep;
+pub mod template_agreements;
 
 pub use runner::{ChunkReport, JobError, JobSettings};
 
@@ -118,6 +119,38 @@ pub async fn handle<C: ProviderConnector>(
                 .await
                 .map(Handled::Chunk)
         }
+        JobMessage::RequestReacceptance {
+            job_id,
+            template_id,
+            cursor,
+            ..
+        } => {
+            let work = template_agreements::RequestReacceptance { store, settings };
+            let pointer = ChunkPointer {
+                job_id,
+                subject: template_id,
+                cursor: cursor.as_deref(),
+            };
+            run_chunks(store, queue, &work, settings, pointer)
+                .await
+                .map(Handled::Chunk)
+        }
+        JobMessage::ExpireAgreements {
+            job_id,
+            template_id,
+            cursor,
+            ..
+        } => {
+            let work = template_agreements::ExpireAgreements { store, settings };
+            let pointer = ChunkPointer {
+                job_id,
+                subject: template_id,
+                cursor: cursor.as_deref(),
+            };
+            run_chunks(store, queue, &work, settings, pointer)
+                .await
+                .map(Handled::Chunk)
+        }
     }
 }
 
@@ -128,7 +161,9 @@ pub async fn give_up(store: &Store, message: &JobMessage, reason: &str) -> Resul
     match message {
         JobMessage::CreateAgreements { job_id, cursor, .. }
         | JobMessage::SyncProvider { job_id, cursor, .. }
-        | JobMessage::ImportProviderAccounts { job_id, cursor, .. } => {
+        | JobMessage::ImportProviderAccounts { job_id, cursor, .. }
+        | JobMessage::RequestReacceptance { job_id, cursor, .. }
+        | JobMessage::ExpireAgreements { job_id, cursor, .. } => {
             runner::give_up(store, job_id, cursor.as_deref(), reason).await
         }
         JobMessage::AttestAgreement { agreement_id, .. } => {

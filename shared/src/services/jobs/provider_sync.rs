@@ -16,8 +16,7 @@ use crate::model::provider_account::specific_id;
 use crate::model::{
     validate, Actor, Agreement, AgreementSource, AgreementStatus, AgreementTemplate, BulkJob,
     Contact, Day, HistoryAction, Instant, ItemFailure, JobKind, JobStatus, NewContact,
-    NewProviderAccount, Principal, Provider, ProviderAccount, ProviderKind, TemplateState,
-    UnmatchedCustomer,
+    NewProviderAccount, Principal, Provider, ProviderAccount, ProviderKind, UnmatchedCustomer,
 };
 use crate::queue::BulkQueue;
 use crate::services::agreements::{
@@ -132,7 +131,7 @@ impl<C: ProviderConnector> ChunkWork for ProviderSync<'_, C> {
             .templates_of_provider(&provider.id)
             .await?
             .into_iter()
-            .filter(|t| t.state == TemplateState::Active)
+            .filter(|t| t.is_open(crate::model::Day::today()))
             .collect();
         let direct = confirms_agreements(&provider);
         let attempts = self.settings.item_attempts;

@@ -267,7 +267,9 @@ async fn read_job<W: ChunkWork>(
         .await?
         .ok_or_else(|| JobError::Poison(format!("bulk job {job_id} does not exist")))?;
     let about = match job.kind {
-        JobKind::CreateAgreements => job.template_id.as_ref().map(Id::as_str),
+        JobKind::CreateAgreements | JobKind::RequestReacceptance | JobKind::ExpireAgreements => {
+            job.template_id.as_ref().map(Id::as_str)
+        }
         JobKind::ProviderSync => Some(job.provider_id.as_str()),
         JobKind::ImportProviderAccounts => Some(job.id.as_str()),
     };

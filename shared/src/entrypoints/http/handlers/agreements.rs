@@ -46,6 +46,7 @@ pub async fn list_agreements(ctx: Arc<AppContext>, request: Request) -> ServiceR
             "provider_id",
             "status",
             "declined",
+            "awaiting_reacceptance",
         ],
     )?;
     let filter = AgreementFilter {
@@ -53,19 +54,26 @@ pub async fn list_agreements(ctx: Arc<AppContext>, request: Request) -> ServiceR
         template_id: filter_id(q.get("template_id").as_deref(), "template_id")?,
         provider_id: filter_id(q.get("provider_id").as_deref(), "provider_id")?,
         status: q.get("status").as_deref().map(parse_status).transpose()?,
-        declined: match q.get("declined").as_deref() {
-            None => None,
-            Some("true") => Some(true),
-            Some("false") => Some(false),
-            Some(_) => {
-                return Err(crate::ServiceError::Validation(
-                    "`declined` is `true` or `false`".into(),
-                ))
-            }
-        },
+        declined: flag(q.get("declined").as_deref(), "declined")?,
+        awaiting_reacceptance: flag(
+            q.get("awaiting_reacceptance").as_deref(),
+            "awaiting_reacceptance",
+        )?,
     };
     let page = agreements::list_agreements(&ctx.store, &caller, &filter, &q.page()?).await?;
     Reply::json(StatusCode::OK, &page)
+}
+
+/// A `true`/`false` query filter.
+fn flag(raw: Option<&str>, name: &str) -> ServiceResult<Option<bool>> {
+    match raw {
+        None => Ok(None),
+        Some("true") => Ok(Some(true)),
+        Some("false") => Ok(Some(false)),
+        Some(_) => Err(crate::ServiceError::Validation(format!(
+            "`{name}` is `true` or `false`"
+        ))),
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -8,7 +8,7 @@ use lambda_http::Request;
 use crate::entrypoints::http::request::{if_match, json, optional_json, path, query, staff};
 use crate::entrypoints::http::Reply;
 use crate::error::ServiceResult;
-use crate::model::TemplateState;
+use crate::model::{TemplateState, TemplateView};
 use crate::services::templates::{self, TemplateFilter};
 use crate::AppContext;
 
@@ -16,7 +16,7 @@ pub async fn create_template(ctx: Arc<AppContext>, request: Request) -> ServiceR
     let caller = staff(&request)?;
     let template = templates::create_template(&ctx.store, &caller, json(&request)?).await?;
     Reply::created(
-        &template,
+        &TemplateView::from(&template),
         template.version,
         format!("/agreement-templates/{}", template.id),
     )
@@ -25,7 +25,11 @@ pub async fn create_template(ctx: Arc<AppContext>, request: Request) -> ServiceR
 pub async fn get_template(ctx: Arc<AppContext>, request: Request) -> ServiceResult<Reply> {
     let caller = staff(&request)?;
     let template = templates::get_template(&ctx.store, &caller, &path(&request, "id")?).await?;
-    Reply::record(StatusCode::OK, &template, template.version)
+    Reply::record(
+        StatusCode::OK,
+        &TemplateView::from(&template),
+        template.version,
+    )
 }
 
 pub async fn list_templates(ctx: Arc<AppContext>, request: Request) -> ServiceResult<Reply> {
@@ -36,7 +40,11 @@ pub async fn list_templates(ctx: Arc<AppContext>, request: Request) -> ServiceRe
         state: q.get("state"),
     };
     let page = templates::list_templates(&ctx.store, &caller, &filter, &q.page()?).await?;
-    Reply::json(StatusCode::OK, &page)
+    let items: Vec<TemplateView> = page.items.iter().map(TemplateView::from).collect();
+    Reply::json(
+        StatusCode::OK,
+        &serde_json::json!({"items": items, "next_cursor": page.next_cursor}),
+    )
 }
 
 pub async fn update_template(ctx: Arc<AppContext>, request: Request) -> ServiceResult<Reply> {
@@ -45,7 +53,11 @@ pub async fn update_template(ctx: Arc<AppContext>, request: Request) -> ServiceR
     let expected = if_match(&request)?;
     let template =
         templates::update_template(&ctx.store, &caller, &id, json(&request)?, expected).await?;
-    Reply::record(StatusCode::OK, &template, template.version)
+    Reply::record(
+        StatusCode::OK,
+        &TemplateView::from(&template),
+        template.version,
+    )
 }
 
 async fn set_state(
@@ -59,7 +71,11 @@ async fn set_state(
     // The route needs no fields; a body, if sent, must still be an empty JSON object.
     let _: Option<serde_json::Map<String, serde_json::Value>> = optional_json(&request)?;
     let template = templates::set_template_state(&ctx.store, &caller, &id, state, expected).await?;
-    Reply::record(StatusCode::OK, &template, template.version)
+    Reply::record(
+        StatusCode::OK,
+        &TemplateView::from(&template),
+        template.version,
+    )
 }
 
 pub async fn activate_template(ctx: Arc<AppContext>, request: Request) -> ServiceResult<Reply> {
@@ -68,4 +84,37 @@ pub async fn activate_template(ctx: Arc<AppContext>, request: Request) -> Servic
 
 pub async fn deactivate_template(ctx: Arc<AppContext>, request: Request) -> ServiceResult<Reply> {
     set_state(ctx, request, TemplateState::Inactive).await
+}
+
+pub async fn publish_template_version(
+    ctx: Arc<AppContext>,
+    request: Request,
+) -> ServiceResult<Reply> {
+    let caller = staff(&request)?;
+    let id = path(&request, "id")?;
+    let expected = if_match(&request)?;
+    let input = json(&request)?;
+    let queue = ctx.bulk_queue()?;
+    let published =
+        templates::publish_version(&ctx.store, queue, &caller, &id, input, expected).await?;
+    let body = serde_json::json!({
+        "template": TemplateView::from(&published.template),
+        "job_id": published.job_id,
+    });
+    Reply::created(
+        &body,
+        published.template.version,
+        format!("/agreement-templates/{id}/versions"),
+    )
+}
+
+pub async fn list_template_versions(
+    ctx: Arc<AppContext>,
+    request: Request,
+) -> ServiceResult<Reply> {
+    let caller = staff(&request)?;
+    let q = query(&request, &[])?;
+    let page =
+        templates::list_versions(&ctx.store, &caller, &path(&request, "id")?, &q.page()?).await?;
+    Reply::json(StatusCode::OK, &page)
 }
