@@ -16,6 +16,10 @@ use shared::model::{
 use shared::store::to_item;
 use shared::AppContext;
 
+/// The tests of this file run one at a time: the 1,000-agreement one keeps the local endpoint
+/// busy, and the others' answers need not wait behind it.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Accepted agreements written straight to the table: `n` accounts, each with an agreement of
 /// `template` accepted on its first version.
 async fn seed_accepted(api: &Api, template: &Value, n: usize) -> Vec<String> {
@@ -100,6 +104,7 @@ fn count(actions: &[String], action: &str) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_version_that_requires_reacceptance_flags_every_accepted_agreement_once() {
     const N: usize = 1000;
+    let _serial = SERIAL.lock().await;
     let api = Api::start().await;
     let b = api.basics().await;
     let template = id(&b.template);
@@ -312,6 +317,7 @@ async fn a_version_that_requires_reacceptance_flags_every_accepted_agreement_onc
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reacceptance_with_no_accepted_agreements_completes_with_zero() {
+    let _serial = SERIAL.lock().await;
     let api = Api::start().await;
     let b = api.basics().await;
     let template = id(&b.template);
@@ -357,6 +363,7 @@ async fn a_reacceptance_with_no_accepted_agreements_completes_with_zero() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_template_makes_no_agreements_and_ends_its_pending_ones() {
+    let _serial = SERIAL.lock().await;
     let api = Api::start().await;
     let b = api.basics().await;
     let provider = id(&b.provider);
@@ -486,4 +493,97 @@ async fn an_expired_template_makes_no_agreements_and_ends_its_pending_ones() {
     }
     let kept = api.get(&format!("/agreements/{}", id(&signed))).await;
     assert_eq!(kept.body["status"], "accepted");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_signer_is_emailed_the_new_version_and_can_be_reminded_until_it_accepts() {
+    let _serial = SERIAL.lock().await;
+    let api = Api::start().await;
+    let b = api.basics().await;
+    let template = id(&b.template);
+    let (account, contact) = (id(&b.account), id(&b.contact));
+    let agreement = id(&api
+        .create(
+            "/agreements",
+            json!({"template_id": template, "account_id": account}),
+        )
+        .await);
+    let token = customer_token(&account, &contact);
+    let confirm = format!("/portal/agreements/{agreement}/confirm");
+    let first = api
+        .call(reqwest::Method::POST, &confirm, Some(&token), None)
+        .await;
+    assert_eq!(first.status, StatusCode::OK, "{:?}", first.body);
+    // Accepted: nothing to remind of yet.
+    let remind = format!("/agreements/{agreement}/remind");
+    api.post(&remind, json!({}))
+        .await
+        .assert_problem(409, "conflict");
+    let versions = format!("/agreement-templates/{template}/versions");
+    // `notify` goes with re-acceptance only.
+    api.post(
+        &versions,
+        json!({"document_version": "2025-06", "agreement_link": "https://example.com/v2",
+               "effective_date": "2025-06-01", "notify": true}),
+    )
+    .await
+    .assert_problem(400, "validation_failed");
+    let published = api
+        .post(
+            &versions,
+            json!({"document_version": "2025-06", "agreement_link": "https://example.com/v2",
+                   "effective_date": "2025-06-01", "change_summary": "Shorter <notice> period",
+                   "requires_reacceptance": true, "notify": true}),
+        )
+        .await;
+    assert_eq!(
+        published.status,
+        StatusCode::CREATED,
+        "{:?}",
+        published.body
+    );
+    let job_id = published.body["job_id"].as_str().expect("job").to_string();
+    let job = api.wait_for_job(&job_id).await;
+    assert_eq!(job["created"], 1, "{job:?}");
+    let mut sent = Value::Null;
+    for _ in 0..150 {
+        sent = api.get(&format!("/bulk-jobs/{job_id}")).await.body["emails"].clone();
+        if sent["sent"] == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(sent, json!({"sent": 1, "failed": 0}));
+    let to_signer = |outbox: &[local_stack::ses::OutboxEntry]| {
+        outbox
+            .iter()
+            .filter(|e| {
+                e.to.iter().any(|t| t.contains("ada@contoso.example"))
+                    && !e.subject.starts_with("Receipt")
+            })
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let mails = to_signer(&api.stack.outbox());
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    assert!(
+        mails[0]
+            .text
+            .contains("new version 2025-06; what changed: Shorter <notice> period"),
+        "{}",
+        mails[0].text
+    );
+    assert!(mails[0].html.contains("Shorter &lt;notice&gt; period"));
+    assert!(mails[0].text.contains("/portal#token=pl1_"));
+    // Staff remind while it awaits; once accepted again, there is nothing to remind of.
+    let reminded = api.post(&remind, json!({})).await;
+    assert_eq!(reminded.status, StatusCode::OK, "{:?}", reminded.body);
+    assert_eq!(to_signer(&api.stack.outbox()).len(), 2);
+    let second = api
+        .call(reqwest::Method::POST, &confirm, Some(&token), None)
+        .await;
+    assert_eq!(second.status, StatusCode::OK, "{:?}", second.body);
+    api.post(&remind, json!({}))
+        .await
+        .assert_problem(409, "conflict");
 }

@@ -15,6 +15,8 @@ pub struct Rendered {
 pub struct AgreementLine {
     pub name: String,
     pub document_version: String,
+    /// For a new version the customer is asked to accept again: what changed.
+    pub change_summary: Option<String>,
 }
 
 /// A link or reminder e-mail: the contact's personal portal link and what waits there.
@@ -123,17 +125,29 @@ pub fn link_mail(mail: &LinkMail) -> Rendered {
     let lines: Vec<String> = mail
         .agreements
         .iter()
-        .map(|a| format!("- {} (version {})", a.name, a.document_version))
+        .map(|a| match &a.change_summary {
+            Some(changed) => format!(
+                "- {} (new version {}; what changed: {changed})",
+                a.name, a.document_version
+            ),
+            None => format!("- {} (version {})", a.name, a.document_version),
+        })
         .collect();
     let items: String = mail
         .agreements
         .iter()
-        .map(|a| {
-            format!(
+        .map(|a| match &a.change_summary {
+            Some(changed) => format!(
+                "<li>{} <span style=\"color:#555\">(new version {}; what changed: {})</span></li>",
+                html_escape(&a.name),
+                html_escape(&a.document_version),
+                html_escape(changed)
+            ),
+            None => format!(
                 "<li>{} <span style=\"color:#555\">(version {})</span></li>",
                 html_escape(&a.name),
                 html_escape(&a.document_version)
-            )
+            ),
         })
         .collect();
     let values = [
@@ -212,6 +226,7 @@ mod tests {
             agreements: vec![AgreementLine {
                 name: "<b>MCA</b>".into(),
                 document_version: "2024-01".into(),
+                change_summary: None,
             }],
             url: "https://x.example/portal#token=pl1_a.b".into(),
             expires_on: "2026-12-16".into(),

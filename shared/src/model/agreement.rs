@@ -273,6 +273,11 @@ impl Agreement {
         Ok(next)
     }
 
+    /// Accepted, and asked to accept a newer document version of its template.
+    pub fn awaits_reacceptance(&self) -> bool {
+        self.status == AgreementStatus::Accepted && self.awaiting_document_version.is_some()
+    }
+
     /// Whether reminders and link e-mails still go to its signing contact.
     pub fn awaits_signature(&self) -> bool {
         self.status == AgreementStatus::Pending && self.declined_on.is_none()

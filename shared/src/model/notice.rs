@@ -18,6 +18,9 @@ pub enum NoticeStep {
     Manual(Id),
     /// The receipt of the acceptance of a document version.
     Receipt(String),
+    /// The portal link asking an accepted agreement's signer to accept a new document version
+    /// (a version published with `requires_reacceptance` and `notify`).
+    Reaccept(String),
 }
 
 impl NoticeStep {
@@ -28,6 +31,7 @@ impl NoticeStep {
             NoticeStep::Reminder(day) => format!("reminder:{day}"),
             NoticeStep::Manual(id) => format!("remind:{id}"),
             NoticeStep::Receipt(version) => format!("receipt:{version}"),
+            NoticeStep::Reaccept(version) => format!("reaccept:{version}"),
         }
     }
 
@@ -39,6 +43,9 @@ impl NoticeStep {
             Some(("receipt", version)) if !version.is_empty() && version.len() <= 64 => {
                 Some(NoticeStep::Receipt(version.to_string()))
             }
+            Some(("reaccept", version)) if !version.is_empty() && version.len() <= 64 => {
+                Some(NoticeStep::Reaccept(version.to_string()))
+            }
             _ => None,
         }
     }
@@ -46,7 +53,7 @@ impl NoticeStep {
     /// The history event a sent step leaves.
     pub fn action(&self) -> HistoryAction {
         match self {
-            NoticeStep::Link => HistoryAction::LinkSent,
+            NoticeStep::Link | NoticeStep::Reaccept(_) => HistoryAction::LinkSent,
             NoticeStep::Reminder(_) | NoticeStep::Manual(_) => HistoryAction::ReminderSent,
             NoticeStep::Receipt(_) => HistoryAction::ReceiptSent,
         }

@@ -103,6 +103,9 @@ pub struct NewTemplateVersion {
     pub change_summary: Option<String>,
     #[serde(default)]
     pub requires_reacceptance: bool,
+    /// With `requires_reacceptance`: e-mail each flagged agreement's signer a portal link.
+    #[serde(default)]
+    pub notify: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -244,6 +247,12 @@ impl AgreementTemplate {
         now: Instant,
     ) -> ServiceResult<(AgreementTemplate, TemplateVersion)> {
         let document_version = validate::text("document_version", &input.document_version, 50)?;
+        if input.notify && !input.requires_reacceptance {
+            return Err(validate::invalid(
+                "notify",
+                "e-mails go only with requires_reacceptance",
+            ));
+        }
         if document_version == self.document_version {
             return Err(crate::error::ServiceError::conflict(format!(
                 "agreement template {} is already on document version {document_version}",

@@ -156,11 +156,16 @@ impl Notifier<'_> {
     ) -> Result<Option<(Contact, Rendered, Option<PortalLink>)>, RetryLater> {
         let store = self.store;
         let (account, contacts) = store.account_with_contacts(&agreement.account_id).await?;
+        // An accepted agreement's e-mails go to its signer while the signer is a contact.
+        let signer = agreement
+            .signed_by
+            .as_ref()
+            .and_then(|signer| contacts.iter().find(|c| &c.id == signer));
         let contact = match step {
-            NoticeStep::Receipt(_) => agreement
-                .signed_by
-                .as_ref()
-                .and_then(|signer| contacts.iter().find(|c| &c.id == signer)),
+            NoticeStep::Receipt(_) => signer,
+            _ if agreement.awaits_reacceptance() => {
+                signer.or_else(|| Contact::primary_of(&contacts))
+            }
             _ => Contact::primary_of(&contacts),
         };
         let Some(contact) = contact.cloned() else {
@@ -199,13 +204,10 @@ impl Notifier<'_> {
                 store.create_fresh(&link).await?;
                 let url = link_url(self.portal_url, &self.key.sign(&link.claims()));
                 let mail = render::link_mail(&LinkMail {
-                    reminder: !matches!(step, NoticeStep::Link),
+                    reminder: !matches!(step, NoticeStep::Link | NoticeStep::Reaccept(_)),
                     contact_name: contact.full_name(),
                     account_name,
-                    agreements: vec![AgreementLine {
-                        name: agreement.name.clone(),
-                        document_version: agreement.document_version.clone(),
-                    }],
+                    agreements: vec![self.line(agreement).await?],
                     url,
                     expires_on: link.expires_at.day().to_string(),
                 });
@@ -213,6 +215,32 @@ impl Notifier<'_> {
             }
         };
         Ok(Some((contact, mail, link)))
+    }
+
+    /// The agreement as an e-mail names it: for one awaiting a newer document version, that
+    /// version and what changed in it.
+    async fn line(&self, agreement: &Agreement) -> Result<AgreementLine, RetryLater> {
+        let Some(awaiting) = agreement
+            .awaiting_document_version
+            .clone()
+            .filter(|_| agreement.awaits_reacceptance())
+        else {
+            return Ok(AgreementLine {
+                name: agreement.name.clone(),
+                document_version: agreement.document_version.clone(),
+                change_summary: None,
+            });
+        };
+        let template: Option<AgreementTemplate> = self.store.by_id(&agreement.template_id).await?;
+        let change_summary = template
+            .filter(|t| t.document_version == awaiting)
+            .and_then(|t| t.change_summary)
+            .or_else(|| Some("a new version of this agreement".into()));
+        Ok(AgreementLine {
+            name: agreement.name.clone(),
+            document_version: awaiting,
+            change_summary,
+        })
     }
 
     async fn send_claimed(
@@ -320,8 +348,10 @@ impl NoticeStep {
     fn wanted(&self) -> Wanted {
         match self {
             NoticeStep::Receipt(_) => Wanted::Accepted,
-            // Staff asked for this one: a declined agreement is still reminded.
-            NoticeStep::Manual(_) => Wanted::Pending,
+            // Staff asked for this one: a declined agreement is still reminded, and so is an
+            // accepted one awaiting a newer version.
+            NoticeStep::Manual(_) => Wanted::PendingOrAwaiting,
+            NoticeStep::Reaccept(version) => Wanted::AwaitingVersion(version.clone()),
             NoticeStep::Link | NoticeStep::Reminder(_) => Wanted::PendingNotDeclined,
         }
     }
@@ -332,6 +362,7 @@ impl NoticeStep {
             NoticeStep::Reminder(_) => "reminder",
             NoticeStep::Manual(_) => "remind",
             NoticeStep::Receipt(_) => "receipt",
+            NoticeStep::Reaccept(_) => "reaccept",
         }
     }
 }
@@ -345,11 +376,20 @@ fn unwanted(agreement: &Agreement, step: &NoticeStep) -> Option<String> {
         )),
         NoticeStep::Receipt(_) => None,
         // Staff asked for this one: a declined agreement is still reminded.
+        NoticeStep::Manual(_) if agreement.awaits_reacceptance() => None,
         NoticeStep::Manual(_) if agreement.status != AgreementStatus::Pending => Some(format!(
             "the agreement is {}, not pending",
             agreement.status.as_str()
         )),
         NoticeStep::Manual(_) => None,
+        NoticeStep::Reaccept(version)
+            if agreement.awaiting_document_version.as_deref() != Some(version.as_str()) =>
+        {
+            Some(format!(
+                "the agreement does not await document version {version}"
+            ))
+        }
+        NoticeStep::Reaccept(_) => None,
         _ if agreement.declined_on.is_some() && agreement.status == AgreementStatus::Pending => {
             Some("the customer declined it".into())
         }
@@ -396,9 +436,10 @@ pub async fn remind_now(
         .by_id(&id)
         .await?
         .ok_or_else(|| ServiceError::NotFound(format!("no agreement {id}")))?;
-    if agreement.status != AgreementStatus::Pending {
+    if agreement.status != AgreementStatus::Pending && !agreement.awaits_reacceptance() {
         return Err(ServiceError::conflict(format!(
-            "agreement {id} is {}; only a pending agreement is reminded",
+            "agreement {id} is {}; only a pending agreement (or an accepted one awaiting a new \
+             document version) is reminded",
             agreement.status.as_str()
         )));
     }

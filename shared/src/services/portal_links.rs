@@ -135,6 +135,7 @@ pub async fn create_link(
                 .map(|a| AgreementLine {
                     name: a.name.clone(),
                     document_version: a.document_version.clone(),
+                    change_summary: None,
                 })
                 .collect(),
             url: url.clone(),

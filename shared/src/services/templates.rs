@@ -196,6 +196,7 @@ pub async fn publish_version(
         )?;
         if let Some(job) = job.as_mut() {
             job.document_version = Some(next.document_version.clone());
+            job.notify = input.notify;
         }
         match store
             .publish_template_version(&next, current.version, &version, job.as_ref())

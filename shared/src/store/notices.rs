@@ -38,7 +38,7 @@ pub enum Claim {
 
 /// The state an agreement must be in for a step to be claimed, checked by the claim's own
 /// condition (so an agreement accepted or declined a moment before is never e-mailed).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Wanted {
     /// Whatever its state (recording a failure on a message's last receive).
     Any,
@@ -46,6 +46,10 @@ pub enum Wanted {
     /// Pending, and not declined by the customer.
     PendingNotDeclined,
     Accepted,
+    /// Pending, or accepted and awaiting a newer document version (a reminder staff asked for).
+    PendingOrAwaiting,
+    /// Accepted and awaiting this document version.
+    AwaitingVersion(String),
 }
 
 /// Which job counter an outcome adds to.
@@ -102,16 +106,37 @@ impl Store {
             .expression_attribute_values(":record", to_value(&record)?)
             .return_values(ReturnValue::AllNew)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-        let status = match wanted {
-            Wanted::Any => None,
+        let status = match &wanted {
+            Wanted::Any | Wanted::PendingOrAwaiting => None,
             Wanted::Pending | Wanted::PendingNotDeclined => Some(AgreementStatus::Pending),
-            Wanted::Accepted => Some(AgreementStatus::Accepted),
+            Wanted::Accepted | Wanted::AwaitingVersion(_) => Some(AgreementStatus::Accepted),
         };
         if let Some(status) = status {
             condition.push_str(" AND #status = :status");
             request = request
                 .expression_attribute_names("#status", "status")
                 .expression_attribute_values(":status", s(status.as_str()));
+        }
+        match &wanted {
+            Wanted::PendingOrAwaiting => {
+                condition.push_str(
+                    " AND (#status = :pending OR (#status = :accepted AND attribute_exists(#awaiting) \
+                     AND NOT attribute_type(#awaiting, :null)))",
+                );
+                request = request
+                    .expression_attribute_names("#status", "status")
+                    .expression_attribute_names("#awaiting", "awaiting_document_version")
+                    .expression_attribute_values(":pending", s(AgreementStatus::Pending.as_str()))
+                    .expression_attribute_values(":accepted", s(AgreementStatus::Accepted.as_str()))
+                    .expression_attribute_values(":null", s("NULL"));
+            }
+            Wanted::AwaitingVersion(version) => {
+                condition.push_str(" AND #awaiting = :awaiting");
+                request = request
+                    .expression_attribute_names("#awaiting", "awaiting_document_version")
+                    .expression_attribute_values(":awaiting", s(version.as_str()));
+            }
+            _ => {}
         }
         if wanted == Wanted::PendingNotDeclined {
             condition.push_str(

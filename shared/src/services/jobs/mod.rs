@@ -125,7 +125,11 @@ pub async fn handle<C: ProviderConnector>(
             cursor,
             ..
         } => {
-            let work = template_agreements::RequestReacceptance { store, settings };
+            let work = template_agreements::RequestReacceptance {
+                store,
+                emails,
+                settings,
+            };
             let pointer = ChunkPointer {
                 job_id,
                 subject: template_id,

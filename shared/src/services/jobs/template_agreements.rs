@@ -11,8 +11,9 @@ use futures::stream::{self, StreamExt};
 use super::runner::{with_retries, Chunk, ChunkWork, JobError, JobSettings, FAILURES_PER_CHUNK};
 use crate::model::{
     Actor, Agreement, AgreementFilter, AgreementStatus, AgreementTemplate, BulkJob, HistoryAction,
-    HistoryEvent, Instant, ItemFailure, JobKind, JobStatus, TEMPLATE_EXPIRED,
+    HistoryEvent, Id, Instant, ItemFailure, JobKind, JobStatus, NoticeStep, TEMPLATE_EXPIRED,
 };
+use crate::queue::{EmailQueue, NoticeMessage};
 use crate::services::OPTIMISTIC_ATTEMPTS;
 use crate::store::{ChunkCounts, ChunkEnd, PageSpec, Store, StoreError};
 
@@ -97,6 +98,8 @@ enum Outcome {
 /// `awaiting_document_version`.
 pub struct RequestReacceptance<'a> {
     pub store: &'a Store,
+    /// Where a `notify` job's e-mails are asked for.
+    pub emails: Option<&'a EmailQueue>,
     pub settings: JobSettings,
 }
 
@@ -118,9 +121,27 @@ impl ChunkWork for RequestReacceptance<'_> {
             change_summary: (template.document_version == version)
                 .then(|| template.change_summary.clone())
                 .flatten(),
-            version,
+            version: version.clone(),
         };
-        run_chunk(self.store, self.settings, job, &template, cursor, &change).await
+        let (chunk, flagged) =
+            run_chunk(self.store, self.settings, job, &template, cursor, &change).await?;
+        if job.notify {
+            // Before the chunk is counted: a delivery that dies after this asks again, and the
+            // sender sends each agreement's step once whatever it is asked.
+            let emails = self.emails.ok_or_else(|| {
+                JobError::Poison("the job asks to notify, but no e-mail queue is configured".into())
+            })?;
+            let step = NoticeStep::Reaccept(version);
+            let messages: Vec<NoticeMessage> = flagged
+                .iter()
+                .map(|id| NoticeMessage::new(id.as_str(), &step, Some(job.id.as_str())))
+                .collect();
+            emails
+                .send_all(&messages)
+                .await
+                .map_err(|e| JobError::from(crate::error::ServiceError::from(e)))?;
+        }
+        Ok(chunk)
     }
 }
 
@@ -129,7 +150,7 @@ impl ChunkWork for ExpireAgreements<'_> {
 
     async fn chunk(&self, job: &BulkJob, cursor: &str) -> Result<Chunk, JobError> {
         let template = template_of(self.store, job).await?;
-        run_chunk(
+        let (chunk, _) = run_chunk(
             self.store,
             self.settings,
             job,
@@ -137,7 +158,8 @@ impl ChunkWork for ExpireAgreements<'_> {
             cursor,
             &Change::EndByExpiry,
         )
-        .await
+        .await?;
+        Ok(chunk)
     }
 }
 
@@ -153,7 +175,8 @@ async fn template_of(store: &Store, job: &BulkJob) -> Result<AgreementTemplate, 
 }
 
 /// One chunk: a page of the template's agreements in the state the change applies to, each
-/// changed with `concurrency` writes in flight.
+/// changed with `concurrency` writes in flight. Answers the chunk and the agreements it counts
+/// as changed.
 async fn run_chunk(
     store: &Store,
     settings: JobSettings,
@@ -161,7 +184,7 @@ async fn run_chunk(
     template: &AgreementTemplate,
     cursor: &str,
     change: &Change,
-) -> Result<Chunk, JobError> {
+) -> Result<(Chunk, Vec<Id>), JobError> {
     if job.status == JobStatus::Queued {
         // The number of agreements is known when the job has gone through them: its total
         // is set at its end.
@@ -200,9 +223,13 @@ async fn run_chunk(
         .await;
     let mut counts = ChunkCounts::default();
     let mut failures = Vec::new();
+    let mut changed = Vec::new();
     for (agreement, outcome) in outcomes {
         match outcome {
-            Ok(Outcome::Changed) => counts.created += 1,
+            Ok(Outcome::Changed) => {
+                counts.created += 1;
+                changed.push(agreement.id);
+            }
             Ok(Outcome::Skipped) => counts.skipped += 1,
             Err(reason) => {
                 counts.failed += 1;
@@ -221,7 +248,7 @@ async fn run_chunk(
     };
     let mut chunk = Chunk::ended(counts, end);
     chunk.failures = failures;
-    Ok(chunk)
+    Ok((chunk, changed))
 }
 
 /// Changes one agreement under the version it was read at; a lost race reads it again.
