@@ -160,6 +160,33 @@ pub struct AgreementFilter {
     pub status: Option<AgreementStatus>,
     /// `Some(true)`: only declined ones; `Some(false)`: only those not declined.
     pub declined: Option<bool>,
+    /// Only those signed (`signed_on`) on or after this day.
+    pub signed_from: Option<Day>,
+    /// Only those signed on or before this day.
+    pub signed_to: Option<Day>,
+    /// Only those created (the day of `created_at`, UTC) on or after this day.
+    pub created_from: Option<Day>,
+    /// Only those created on or before this day.
+    pub created_to: Option<Day>,
+}
+
+impl AgreementFilter {
+    /// Refuses a date range whose start is after its end.
+    pub fn validate(&self) -> ServiceResult<()> {
+        for (from, to, name) in [
+            (self.signed_from, self.signed_to, "signed"),
+            (self.created_from, self.created_to, "created"),
+        ] {
+            if let (Some(from), Some(to)) = (from, to) {
+                if from > to {
+                    return Err(ServiceError::Validation(format!(
+                        "`{name}_from` ({from}) is after `{name}_to` ({to})"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Agreement {

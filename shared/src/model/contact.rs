@@ -13,6 +13,10 @@ pub struct Contact {
     pub last_name: String,
     pub email: String,
     pub phone: Option<String>,
+    /// The account's primary contact (at most one per account; when none is marked, the
+    /// account's first contact is its primary).
+    #[serde(default)]
+    pub primary: bool,
     pub created_at: Instant,
     pub updated_at: Instant,
     pub version: u64,
@@ -28,7 +32,44 @@ pub struct NewContact {
     pub phone: Option<String>,
 }
 
+/// PATCH /accounts/{id}/contacts/{contact_id}: the fields sent change, the others stay.
+/// `primary: true` makes the contact its account's primary (the previous one is unmarked in the
+/// same write); `primary: false` on the primary leaves the account with none marked.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContactPatch {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+    #[serde(default, deserialize_with = "crate::model::template::present")]
+    pub phone: Option<Option<String>>,
+    pub primary: Option<bool>,
+}
+
 impl Contact {
+    /// The contact as it would be after the patch; the caller stores it under a version check.
+    pub fn patched(&self, patch: ContactPatch, now: Instant) -> ServiceResult<Contact> {
+        let mut next = self.clone();
+        if let Some(v) = patch.first_name {
+            next.first_name = validate::text("first_name", &v, 100)?;
+        }
+        if let Some(v) = patch.last_name {
+            next.last_name = validate::text("last_name", &v, 100)?;
+        }
+        if let Some(v) = patch.email {
+            next.email = validate::email("email", &v)?;
+        }
+        if let Some(v) = patch.phone {
+            next.phone = validate::optional_text("phone", v.as_deref(), 40)?;
+        }
+        if let Some(v) = patch.primary {
+            next.primary = v;
+        }
+        next.updated_at = now;
+        next.version = self.version + 1;
+        Ok(next)
+    }
+
     pub fn create(account_id: Id, input: NewContact, now: Instant) -> ServiceResult<Contact> {
         Ok(Contact {
             id: Id::generate(),
@@ -37,6 +78,7 @@ impl Contact {
             last_name: validate::text("last_name", &input.last_name, 100)?,
             email: validate::email("email", &input.email)?,
             phone: validate::optional_text("phone", input.phone.as_deref(), 40)?,
+            primary: false,
             created_at: now,
             updated_at: now,
             version: 1,

@@ -21,6 +21,9 @@ pub fn agreement(id: &Id) -> String {
 pub fn contact_sk(id: &Id) -> String {
     format!("CONTACT#{id}")
 }
+/// The sort key, in an account's partition, of the item naming its primary contact.
+pub const PRIMARY_CONTACT: &str = "PRIMARY_CONTACT";
+
 pub fn domain(domain: &str) -> String {
     format!("DOMAIN#{domain}")
 }
