@@ -3,6 +3,7 @@
 //! all through the local stack.
 
 use futures::future::join_all;
+use futures::StreamExt;
 use integration_tests::api::{id, staff_token, Answer, Api};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -584,4 +585,285 @@ async fn billing_contracts_are_listed_per_account() {
     api.get(&format!("/billing-contracts?account_id={missing}"))
         .await
         .assert_problem(404, "not_found");
+}
+
+async fn start_job(api: &Api, template: &str) -> String {
+    let a = api
+        .call(
+            Method::POST,
+            &format!("/agreement-templates/{template}/create-agreements"),
+            Some(&staff_token()),
+            None,
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::ACCEPTED, "{:?}", a.body);
+    a.body["job_id"].as_str().unwrap_or_default().to_string()
+}
+
+async fn cancel(api: &Api, job: &str) -> Answer {
+    api.call(
+        Method::POST,
+        &format!("/bulk-jobs/{job}/cancel"),
+        Some(&staff_token()),
+        None,
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bulk_jobs_are_listed_newest_first_with_filters() {
+    let api = Api::start().await;
+    let b = api.basics().await;
+    let mut templates = vec![id(&b.template)];
+    for i in 0..2 {
+        let t = api
+            .create("/agreement-templates", json!({"name": format!("Terms {i}"), "template_id": format!("t{i}"),
+                    "provider_id": id(&b.provider), "document_version": "1", "effective_date": "2024-01-01",
+                    "agreement_link": "https://example.com/terms"}))
+            .await;
+        templates.push(id(&t));
+    }
+    // Four jobs, oldest first: two of the first template, one of each other.
+    let mut jobs = Vec::new();
+    for t in [&templates[0], &templates[1], &templates[0], &templates[2]] {
+        let job = start_job(&api, t).await;
+        api.wait_for_job(&job).await;
+        jobs.push(job);
+    }
+    let newest_first: Vec<String> = jobs.iter().rev().cloned().collect();
+
+    let all = api.all("/bulk-jobs").await;
+    assert_eq!(all.iter().map(id).collect::<Vec<_>>(), newest_first);
+    assert!(all
+        .iter()
+        .all(|j| j["status"] == "completed" && j["kind"] == "create_agreements"));
+    let of_first = api
+        .all(&format!("/bulk-jobs?template_id={}", templates[0]))
+        .await;
+    assert_eq!(
+        of_first.iter().map(id).collect::<Vec<_>>(),
+        vec![jobs[2].clone(), jobs[0].clone()]
+    );
+    let both = api
+        .all(&format!(
+            "/bulk-jobs?template_id={}&status=completed&kind=create_agreements",
+            templates[2]
+        ))
+        .await;
+    assert_eq!(
+        both.iter().map(id).collect::<Vec<_>>(),
+        vec![jobs[3].clone()]
+    );
+    assert!(api.all("/bulk-jobs?status=running").await.is_empty());
+    assert!(api.all("/bulk-jobs?kind=provider_sync").await.is_empty());
+
+    // Pages of one follow the same order.
+    let mut seen = Vec::new();
+    let mut next = "/bulk-jobs?limit=1".to_string();
+    loop {
+        let a = api.get(&next).await;
+        seen.extend(ids_of(&a));
+        match a.body["next_cursor"].as_str() {
+            Some(c) => next = format!("/bulk-jobs?limit=1&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, newest_first);
+
+    for q in [
+        "status=done",
+        "kind=sync",
+        "template_id=nope",
+        "provider_id=x",
+    ] {
+        api.get(&format!("/bulk-jobs?{q}"))
+            .await
+            .assert_problem(400, "validation_failed");
+    }
+
+    // A job that has ended cannot be cancelled; nor can one that does not exist.
+    cancel(&api, &jobs[0]).await.assert_problem(409, "conflict");
+    assert_eq!(
+        api.get(&format!("/bulk-jobs/{}", jobs[0])).await.body["status"],
+        "completed"
+    );
+    cancel(&api, &ulid::Ulid::new().to_string())
+        .await
+        .assert_problem(404, "not_found");
+}
+
+/// How many agreements of a template the stack's table holds.
+async fn agreements_of(api: &Api, template: &str) -> u64 {
+    let client = integration_tests::dynamodb().await;
+    let mut total = 0u64;
+    let mut start = None;
+    loop {
+        let out = client
+            .query()
+            .table_name(api.stack.table_name())
+            .index_name("GSI2")
+            .key_condition_expression("GSI2PK = :pk")
+            .expression_attribute_values(
+                ":pk",
+                aws_sdk_dynamodb::types::AttributeValue::S(format!("TEMPLATE#{template}")),
+            )
+            .select(aws_sdk_dynamodb::types::Select::Count)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .expect("count");
+        total += u64::try_from(out.count).unwrap_or(0);
+        start = out.last_evaluated_key;
+        if start.is_none() {
+            return total;
+        }
+    }
+}
+
+fn processed(job: &Value) -> u64 {
+    ["created", "skipped", "failed"]
+        .iter()
+        .map(|k| job[*k].as_u64().unwrap_or(0))
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_running_job_is_cancelled_and_its_counts_stay_exact() {
+    const CUSTOMERS: usize = 3000;
+    let api = Api::start().await;
+    let b = api.basics().await;
+    let provider: shared::model::Provider =
+        serde_json::from_value(b.provider.clone()).expect("a provider");
+    let template = id(&b.template);
+    // The customers go straight into the stack's table, as an import would leave them.
+    let ctx = shared::AppContext::with_client(
+        integration_tests::dynamodb().await,
+        api.stack.table_name().to_string(),
+        integration_tests::SIGNING_KEY,
+    )
+    .expect("a context");
+    let store = &ctx.store;
+    futures::stream::iter(0..CUSTOMERS)
+        .map(|i| {
+            let provider = provider.id.clone();
+            async move {
+                let account = shared::model::Account::create(
+                    shared::model::NewAccount {
+                        name: format!("Customer {i}"),
+                        email_domain: None,
+                        country: None,
+                        language: None,
+                    },
+                    shared::model::Instant::now(),
+                )
+                .expect("account");
+                store.create(&account).await.expect("write account");
+                let pa = shared::model::ProviderAccount::create(
+                    provider,
+                    account.id.clone(),
+                    &shared::model::NewProviderAccount {
+                        provider_specific_id: format!("tenant-{i:06}"),
+                        name: format!("Customer {i}"),
+                        ..Default::default()
+                    },
+                    shared::model::Instant::now(),
+                )
+                .expect("provider account");
+                store.create(&pa).await.expect("write provider account");
+            }
+        })
+        .buffer_unordered(64)
+        .collect::<Vec<()>>()
+        .await;
+    store
+        .add_provider_accounts(&provider.id, CUSTOMERS as u64)
+        .await
+        .expect("count");
+
+    let job = start_job(&api, &template).await;
+    // Cancel once it is under way.
+    for _ in 0..600 {
+        let j = api.get(&format!("/bulk-jobs/{job}")).await;
+        if j.body["status"] == "running" {
+            break;
+        }
+        assert_eq!(j.body["status"], "queued", "{:?}", j.body);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let c = cancel(&api, &job).await;
+    assert_eq!(c.status, StatusCode::OK, "{:?}", c.body);
+    assert_eq!(c.body["status"], "cancelled");
+    assert!(c.body["finished_at"].is_string());
+    assert_eq!(
+        c.header("etag"),
+        Some(format!("\"{}\"", c.body["version"]).as_str())
+    );
+    // The job has ended: a second cancel is refused.
+    cancel(&api, &job).await.assert_problem(409, "conflict");
+
+    // The chunk under way finishes and is counted; then nothing moves.
+    let mut stable = 0;
+    let mut last = (u64::MAX, u64::MAX);
+    for _ in 0..240 {
+        let j = api.get(&format!("/bulk-jobs/{job}")).await;
+        assert_eq!(j.body["status"], "cancelled", "{:?}", j.body);
+        let now = (processed(&j.body), agreements_of(&api, &template).await);
+        stable = if now == last && now.0 == now.1 {
+            stable + 1
+        } else {
+            0
+        };
+        last = now;
+        if stable >= 6 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    assert!(
+        stable >= 6,
+        "the job's counts and the table never settled: {last:?}"
+    );
+    let (counted, in_table) = last;
+    assert_eq!(
+        counted, in_table,
+        "created + skipped + failed is what the table holds"
+    );
+    assert!(
+        in_table < CUSTOMERS as u64,
+        "the job stopped early: {in_table} of {CUSTOMERS}"
+    );
+    assert!(
+        in_table > 0,
+        "the chunk under way at the cancel was finished and counted"
+    );
+
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert_eq!(
+        agreements_of(&api, &template).await,
+        in_table,
+        "no agreement after the cancel settled"
+    );
+    let j = api.get(&format!("/bulk-jobs/{job}")).await;
+    assert_eq!(
+        (j.body["status"].clone(), processed(&j.body)),
+        (json!("cancelled"), in_table)
+    );
+    assert_eq!(j.body["cancelled_by"], c.body["cancelled_by"]);
+    let listed = api.all("/bulk-jobs?status=cancelled").await;
+    assert_eq!(listed.iter().map(id).collect::<Vec<_>>(), vec![job.clone()]);
+    // It left the open jobs the sweep reads.
+    let open = integration_tests::dynamodb()
+        .await
+        .query()
+        .table_name(api.stack.table_name())
+        .index_name("GSI1")
+        .key_condition_expression("GSI1PK = :pk")
+        .expression_attribute_values(
+            ":pk",
+            aws_sdk_dynamodb::types::AttributeValue::S("OPEN_JOBS".into()),
+        )
+        .send()
+        .await
+        .expect("query");
+    assert_eq!(open.count, 0);
 }

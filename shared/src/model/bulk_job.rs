@@ -11,6 +11,9 @@ pub enum JobStatus {
     Running,
     Completed,
     Failed,
+    /// Ended by staff: the chunk under way when it was cancelled finishes and is counted;
+    /// nothing after it runs.
+    Cancelled,
 }
 
 impl JobStatus {
@@ -20,11 +23,27 @@ impl JobStatus {
             JobStatus::Running => "running",
             JobStatus::Completed => "completed",
             JobStatus::Failed => "failed",
+            JobStatus::Cancelled => "cancelled",
         }
     }
 
+    pub fn parse(raw: &str) -> Option<Self> {
+        [
+            JobStatus::Queued,
+            JobStatus::Running,
+            JobStatus::Completed,
+            JobStatus::Failed,
+            JobStatus::Cancelled,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == raw)
+    }
+
     pub fn is_finished(self) -> bool {
-        matches!(self, JobStatus::Completed | JobStatus::Failed)
+        matches!(
+            self,
+            JobStatus::Completed | JobStatus::Failed | JobStatus::Cancelled
+        )
     }
 }
 
@@ -38,6 +57,34 @@ pub enum JobKind {
     ProviderSync,
     /// A large provider-account import, a part of its rows per chunk.
     ImportProviderAccounts,
+}
+
+impl JobKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::CreateAgreements => "create_agreements",
+            JobKind::ProviderSync => "provider_sync",
+            JobKind::ImportProviderAccounts => "import_provider_accounts",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        [
+            JobKind::CreateAgreements,
+            JobKind::ProviderSync,
+            JobKind::ImportProviderAccounts,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == raw)
+    }
+}
+
+/// The filters of the job list; each is optional and they combine with AND.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct JobFilter {
+    pub template_id: Option<Id>,
+    pub status: Option<JobStatus>,
+    pub kind: Option<JobKind>,
 }
 
 /// A provider customer the sync could not link to an account, and why (never guessed).
@@ -88,6 +135,9 @@ pub struct BulkJob {
     #[serde(default)]
     pub resumes: u32,
     pub requested_by: String,
+    /// Who cancelled the job (staff's subject), when it was cancelled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancelled_by: Option<String>,
     pub created_at: Instant,
     pub updated_at: Instant,
     pub version: u64,
@@ -134,6 +184,8 @@ pub struct BulkJobView {
     /// chunks through the e-mail queue, at its rate).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub emails: Option<EmailCounts>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cancelled_by: Option<String>,
     pub created_at: Instant,
     pub updated_at: Instant,
     pub version: u64,
@@ -167,6 +219,7 @@ impl From<BulkJob> for BulkJobView {
                 sent: j.emails_sent,
                 failed: j.emails_failed,
             }),
+            cancelled_by: j.cancelled_by,
             created_at: j.created_at,
             updated_at: j.updated_at,
             version: j.version,
@@ -200,6 +253,7 @@ impl BulkJob {
             failure_reason: None,
             resumes: 0,
             requested_by,
+            cancelled_by: None,
             created_at: now,
             updated_at: now,
             version: 1,

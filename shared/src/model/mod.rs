@@ -40,7 +40,9 @@ pub use agreement::{
     AttestationStatus, NewAgreement,
 };
 pub use billing_contract::{BillingContract, ContractTag, NewBillingContract};
-pub use bulk_job::{BulkJob, BulkJobView, ItemFailure, JobKind, JobStatus, UnmatchedCustomer};
+pub use bulk_job::{
+    BulkJob, BulkJobView, ItemFailure, JobFilter, JobKind, JobStatus, UnmatchedCustomer,
+};
 pub use contact::{Contact, ContactPatch, NewContact};
 pub use history::{Actor, HistoryAction, HistoryEvent};
 pub use ids::Id;

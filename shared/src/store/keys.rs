@@ -66,6 +66,8 @@ pub const ALL_PROVIDERS: &str = "PROVIDERS";
 pub const ALL_ACCOUNTS: &str = "ACCOUNTS";
 pub const ALL_TEMPLATES: &str = "TEMPLATES";
 pub const ALL_AGREEMENTS: &str = "AGREEMENTS";
+/// Every job, newest first by id (GSI2).
+pub const ALL_JOBS: &str = "JOBS";
 /// Jobs that have not ended (sparse: an ended job leaves it).
 pub const OPEN_JOBS: &str = "OPEN_JOBS";
 

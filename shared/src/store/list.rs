@@ -26,6 +26,8 @@ pub(crate) struct ListQuery {
     /// `attribute >= value` (`.1` is `>=`) or `attribute <= value` (`<=`) filters on string
     /// attributes; an absent or null attribute matches neither.
     pub bounds: Vec<(&'static str, &'static str, String)>,
+    /// Sort keys in descending order (newest first for time-ordered keys).
+    pub descending: bool,
 }
 
 /// Whether an attribute holds a value (null and absent are alike).
@@ -54,6 +56,7 @@ impl ListQuery {
             presence: Vec::new(),
             sort_range: None,
             bounds: Vec::new(),
+            descending: false,
         }
     }
 
@@ -72,6 +75,12 @@ impl ListQuery {
     /// Sort keys between `from` and `to`, both inclusive.
     pub fn sort_between(mut self, from: String, to: String) -> Self {
         self.sort_range = Some((from, to));
+        self
+    }
+
+    /// The list in descending sort-key order.
+    pub fn descending(mut self) -> Self {
+        self.descending = true;
         self
     }
 
@@ -100,7 +109,7 @@ impl ListQuery {
     /// What a cursor of this list is bound to.
     fn scope(&self) -> String {
         format!(
-            "{}|{}|{}|{:?}|{:?}|{:?}|{:?}|{:?}",
+            "{}|{}|{}|{:?}|{:?}|{:?}|{:?}|{:?}|{}",
             self.index.unwrap_or("table"),
             self.partition,
             self.sort_prefix,
@@ -108,7 +117,8 @@ impl ListQuery {
             self.not_equals,
             self.presence,
             self.sort_range,
-            self.bounds
+            self.bounds,
+            if self.descending { "desc" } else { "asc" }
         )
     }
 }
@@ -199,6 +209,7 @@ impl Store {
                 .set_expression_attribute_values(Some(values.clone()))
                 .set_filter_expression(filter.clone())
                 .set_exclusive_start_key(start.take())
+                .scan_index_forward(!query.descending)
                 .limit(i32::try_from(want).unwrap_or(i32::MAX))
                 .send()
                 .await
