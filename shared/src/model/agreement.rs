@@ -304,6 +304,33 @@ impl Agreement {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_date_range_must_not_end_before_it_starts() {
+        let day = |d: &str| Day::parse(d);
+        let ok = AgreementFilter {
+            signed_from: day("2024-03-01"),
+            signed_to: day("2024-03-01"),
+            created_from: day("2024-01-01"),
+            ..AgreementFilter::default()
+        };
+        assert!(ok.validate().is_ok());
+        let reversed = AgreementFilter {
+            created_from: day("2024-03-02"),
+            created_to: day("2024-03-01"),
+            ..AgreementFilter::default()
+        };
+        assert!(matches!(
+            reversed.validate(),
+            Err(ServiceError::Validation(_))
+        ));
+        let reversed = AgreementFilter {
+            signed_from: day("2024-03-02"),
+            signed_to: day("2024-03-01"),
+            ..AgreementFilter::default()
+        };
+        assert!(reversed.validate().is_err());
+    }
+
     use super::*;
     use crate::model::{NewTemplate, TemplateState};
 

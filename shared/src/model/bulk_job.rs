@@ -265,3 +265,34 @@ impl BulkJob {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_and_kinds_read_back_their_words() {
+        for s in [
+            JobStatus::Queued,
+            JobStatus::Running,
+            JobStatus::Completed,
+            JobStatus::Failed,
+            JobStatus::Cancelled,
+        ] {
+            assert_eq!(JobStatus::parse(s.as_str()), Some(s));
+            let json = serde_json::to_value(s).expect("serialises");
+            assert_eq!(json, s.as_str());
+        }
+        assert!(JobStatus::Cancelled.is_finished());
+        assert!(!JobStatus::Running.is_finished());
+        assert_eq!(JobStatus::parse("done"), None);
+        for k in [
+            JobKind::CreateAgreements,
+            JobKind::ProviderSync,
+            JobKind::ImportProviderAccounts,
+        ] {
+            assert_eq!(JobKind::parse(k.as_str()), Some(k));
+            assert_eq!(serde_json::to_value(k).expect("serialises"), k.as_str());
+        }
+    }
+}

@@ -89,3 +89,53 @@ impl Contact {
         format!("{} {}", self.first_name, self.last_name)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn contact() -> Contact {
+        Contact::create(
+            Id::generate(),
+            NewContact {
+                first_name: "Ada".into(),
+                last_name: "Lovelace".into(),
+                email: "ada@contoso.com".into(),
+                phone: Some("1".into()),
+            },
+            Instant::now(),
+        )
+        .expect("valid")
+    }
+
+    #[test]
+    fn a_patch_changes_what_it_names_and_moves_the_version() {
+        let c = contact();
+        let patch: ContactPatch =
+            serde_json::from_value(serde_json::json!({"phone": null, "primary": true}))
+                .expect("patch");
+        let next = c.patched(patch, Instant::now()).expect("valid");
+        assert_eq!(
+            (next.phone.as_deref(), next.primary, next.version),
+            (None, true, 2)
+        );
+        assert_eq!(next.first_name, "Ada");
+        for body in [
+            serde_json::json!({"account_id": "x"}),
+            serde_json::json!({"version": 3}),
+        ] {
+            assert!(serde_json::from_value::<ContactPatch>(body).is_err());
+        }
+        let bad: ContactPatch =
+            serde_json::from_value(serde_json::json!({"email": "nope"})).expect("patch");
+        assert!(c.patched(bad, Instant::now()).is_err());
+    }
+
+    #[test]
+    fn contacts_stored_before_primary_existed_are_not_primary() {
+        let mut json = serde_json::to_value(contact()).expect("serialises");
+        json.as_object_mut().map(|o| o.remove("primary"));
+        let back: Contact = serde_json::from_value(json).expect("reads");
+        assert!(!back.primary);
+    }
+}
