@@ -93,12 +93,19 @@ const ROUTES: &[Route] = &[
     route("POST", "/providers", Access::Staff(201)),
     route("GET", "/providers", Access::Staff(200)),
     route("GET", "/providers/{id}", Access::Staff(200)),
+    route("PATCH", "/providers/{id}", Access::Staff(200)),
     // This stack has no provider connection: staff get past the authorizer to the route's
     // own refusal (tests/sync.rs runs syncs on a stack with the fake Partner Center).
     route("POST", "/providers/{id}/sync", Access::Staff(409)),
     route("POST", "/accounts", Access::Staff(201)),
     route("GET", "/accounts", Access::Staff(200)),
     route("GET", "/accounts/{id}", Access::Staff(200)),
+    route("PATCH", "/accounts/{id}", Access::Staff(200)),
+    route(
+        "PATCH",
+        "/accounts/{id}/contacts/{contact_id}",
+        Access::Staff(200),
+    ),
     route("POST", "/accounts/{id}/contacts", Access::Staff(201)),
     route("GET", "/accounts/{id}/contacts", Access::Staff(200)),
     route("POST", "/accounts/{id}/provision", Access::Staff(201)),
@@ -122,6 +129,10 @@ const ROUTES: &[Route] = &[
         Access::Staff(202),
     ),
     route("GET", "/bulk-jobs/{id}", Access::Staff(200)),
+    route("GET", "/bulk-jobs", Access::Staff(200)),
+    // The world's job has ended by the time the matrix runs: staff get past the authorizer to
+    // the route's own refusal (tests/staff.rs cancels running jobs).
+    route("POST", "/bulk-jobs/{id}/cancel", Access::Staff(409)),
     route("POST", "/agreements", Access::Staff(201)),
     route("GET", "/agreements", Access::Staff(200)),
     route("GET", "/agreements/{id}", Access::Staff(200)),
@@ -131,6 +142,7 @@ const ROUTES: &[Route] = &[
     route("GET", "/provider-accounts", Access::Staff(200)),
     route("POST", "/provider-accounts/import", Access::Staff(200)),
     route("POST", "/billing-contracts", Access::Staff(201)),
+    route("GET", "/billing-contracts", Access::Staff(200)),
     route("GET", "/billing-contracts/{id}", Access::Staff(200)),
     route(
         "POST",
@@ -490,6 +502,9 @@ async fn cell_request(api: &Api, w: &World, r: &Route, caller: Caller) -> (Strin
             None
         }
         ("POST", "/accounts/{id}/portal-links") => Some(json!({"contact_id": w.contact_a})),
+        ("PATCH", "/providers/{id}") => Some(json!({"attestation_method": "enhanced"})),
+        ("PATCH", "/accounts/{id}") => Some(json!({"language": "en-US"})),
+        ("PATCH", "/accounts/{id}/contacts/{contact_id}") => Some(json!({"phone": "+1 555 0100"})),
         ("POST", "/portal-links/{id}/revoke") => {
             if succeeds {
                 let made = api
@@ -513,9 +528,12 @@ async fn cell_request(api: &Api, w: &World, r: &Route, caller: Caller) -> (Strin
     let path = r
         .path
         .replace("{id}", &id_param)
-        .replace("{agreement_id}", &w.agreement_a);
+        .replace("{agreement_id}", &w.agreement_a)
+        .replace("{contact_id}", &w.contact_a);
     let path = match (r.method, r.path) {
-        ("GET", "/provider-accounts") => format!("{path}?account_id={}", w.account_a),
+        ("GET", "/provider-accounts" | "/billing-contracts") => {
+            format!("{path}?account_id={}", w.account_a)
+        }
         _ => path,
     };
     (path, body)

@@ -88,6 +88,49 @@ async fn account_and_contact_fixtures() {
 }
 
 #[tokio::test]
+async fn patch_fixtures() {
+    let (ctx, r) = run("update-provider", providers::update_provider, false).await;
+    assert_status("update-provider", &r, 200);
+    assert_eq!(body(&r)["attestation_method"], "legacy");
+    assert_eq!(r.headers()["etag"], "\"2\"");
+    let id = shared::model::Id::parse(fixtures::PROVIDER).expect("id");
+    let stored: shared::model::Provider = ctx.store.by_id(&id).await.expect("read").expect("there");
+    assert_eq!((stored.name.as_str(), stored.version), ("Microsoft", 2));
+
+    let (ctx, r) = run("update-account", accounts::update_account, false).await;
+    assert_status("update-account", &r, 200);
+    assert_eq!(body(&r)["email_domain"], "contoso.de");
+    assert_eq!(body(&r)["version"], 2);
+    // The domain index follows the account's domain.
+    let by_new = ctx
+        .store
+        .accounts_by_domain("contoso.de", 2)
+        .await
+        .expect("query");
+    assert_eq!(by_new.len(), 1);
+    let by_old = ctx
+        .store
+        .accounts_by_domain("contoso.com", 2)
+        .await
+        .expect("query");
+    assert!(by_old.is_empty(), "{by_old:?}");
+
+    let (ctx, r) = run("update-contact", accounts::update_contact, false).await;
+    assert_status("update-contact", &r, 200);
+    assert_eq!(body(&r)["primary"], true);
+    assert_eq!(body(&r)["phone"], "+49 30 1234567");
+    let account = shared::model::Id::parse(fixtures::ACCOUNT).expect("id");
+    let primary = ctx
+        .store
+        .primary_contact(&account)
+        .await
+        .expect("read")
+        .expect("one");
+    assert_eq!(primary.id.as_str(), fixtures::CONTACT);
+    assert!(primary.primary);
+}
+
+#[tokio::test]
 async fn template_fixtures() {
     let (_, r) = run("create-template", templates::create_template, false).await;
     assert_status("create-template", &r, 201);

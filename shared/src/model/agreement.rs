@@ -170,6 +170,33 @@ pub struct AgreementFilter {
     /// `Some(true)`: only accepted ones awaiting a newer document version; `Some(false)`: only
     /// those not awaiting one.
     pub awaiting_reacceptance: Option<bool>,
+    /// Only those signed (`signed_on`) on or after this day.
+    pub signed_from: Option<Day>,
+    /// Only those signed on or before this day.
+    pub signed_to: Option<Day>,
+    /// Only those created (the day of `created_at`, UTC) on or after this day.
+    pub created_from: Option<Day>,
+    /// Only those created on or before this day.
+    pub created_to: Option<Day>,
+}
+
+impl AgreementFilter {
+    /// Refuses a date range whose start is after its end.
+    pub fn validate(&self) -> ServiceResult<()> {
+        for (from, to, name) in [
+            (self.signed_from, self.signed_to, "signed"),
+            (self.created_from, self.created_to, "created"),
+        ] {
+            if let (Some(from), Some(to)) = (from, to) {
+                if from > to {
+                    return Err(ServiceError::Validation(format!(
+                        "`{name}_from` ({from}) is after `{name}_to` ({to})"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Agreement {
@@ -352,6 +379,33 @@ pub const TEMPLATE_EXPIRED: &str = "template_expired";
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_date_range_must_not_end_before_it_starts() {
+        let day = |d: &str| Day::parse(d);
+        let ok = AgreementFilter {
+            signed_from: day("2024-03-01"),
+            signed_to: day("2024-03-01"),
+            created_from: day("2024-01-01"),
+            ..AgreementFilter::default()
+        };
+        assert!(ok.validate().is_ok());
+        let reversed = AgreementFilter {
+            created_from: day("2024-03-02"),
+            created_to: day("2024-03-01"),
+            ..AgreementFilter::default()
+        };
+        assert!(matches!(
+            reversed.validate(),
+            Err(ServiceError::Validation(_))
+        ));
+        let reversed = AgreementFilter {
+            signed_from: day("2024-03-02"),
+            signed_to: day("2024-03-01"),
+            ..AgreementFilter::default()
+        };
+        assert!(reversed.validate().is_err());
+    }
+
     use super::*;
     use crate::model::{NewTemplate, TemplateState};
 

@@ -11,6 +11,9 @@ pub enum JobStatus {
     Running,
     Completed,
     Failed,
+    /// Ended by staff: the chunk under way when it was cancelled finishes and is counted;
+    /// nothing after it runs.
+    Cancelled,
 }
 
 impl JobStatus {
@@ -20,11 +23,27 @@ impl JobStatus {
             JobStatus::Running => "running",
             JobStatus::Completed => "completed",
             JobStatus::Failed => "failed",
+            JobStatus::Cancelled => "cancelled",
         }
     }
 
+    pub fn parse(raw: &str) -> Option<Self> {
+        [
+            JobStatus::Queued,
+            JobStatus::Running,
+            JobStatus::Completed,
+            JobStatus::Failed,
+            JobStatus::Cancelled,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == raw)
+    }
+
     pub fn is_finished(self) -> bool {
-        matches!(self, JobStatus::Completed | JobStatus::Failed)
+        matches!(
+            self,
+            JobStatus::Completed | JobStatus::Failed | JobStatus::Cancelled
+        )
     }
 }
 
@@ -42,6 +61,38 @@ pub enum JobKind {
     RequestReacceptance,
     /// A template expired: its pending agreements end.
     ExpireAgreements,
+}
+
+impl JobKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::CreateAgreements => "create_agreements",
+            JobKind::ProviderSync => "provider_sync",
+            JobKind::ImportProviderAccounts => "import_provider_accounts",
+            JobKind::RequestReacceptance => "request_reacceptance",
+            JobKind::ExpireAgreements => "expire_agreements",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        [
+            JobKind::CreateAgreements,
+            JobKind::ProviderSync,
+            JobKind::ImportProviderAccounts,
+            JobKind::RequestReacceptance,
+            JobKind::ExpireAgreements,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == raw)
+    }
+}
+
+/// The filters of the job list; each is optional and they combine with AND.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct JobFilter {
+    pub template_id: Option<Id>,
+    pub status: Option<JobStatus>,
+    pub kind: Option<JobKind>,
 }
 
 /// A provider customer the sync could not link to an account, and why (never guessed).
@@ -92,6 +143,9 @@ pub struct BulkJob {
     #[serde(default)]
     pub resumes: u32,
     pub requested_by: String,
+    /// Who cancelled the job (staff's subject), when it was cancelled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancelled_by: Option<String>,
     pub created_at: Instant,
     pub updated_at: Instant,
     pub version: u64,
@@ -144,6 +198,8 @@ pub struct BulkJobView {
     /// A re-acceptance job: the document version it asks for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub document_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cancelled_by: Option<String>,
     pub created_at: Instant,
     pub updated_at: Instant,
     pub version: u64,
@@ -178,6 +234,7 @@ impl From<BulkJob> for BulkJobView {
                 failed: j.emails_failed,
             }),
             document_version: j.document_version,
+            cancelled_by: j.cancelled_by,
             created_at: j.created_at,
             updated_at: j.updated_at,
             version: j.version,
@@ -211,6 +268,7 @@ impl BulkJob {
             failure_reason: None,
             resumes: 0,
             requested_by,
+            cancelled_by: None,
             created_at: now,
             updated_at: now,
             version: 1,
@@ -220,6 +278,37 @@ impl BulkJob {
             emails_sent: 0,
             emails_failed: 0,
             document_version: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_and_kinds_read_back_their_words() {
+        for s in [
+            JobStatus::Queued,
+            JobStatus::Running,
+            JobStatus::Completed,
+            JobStatus::Failed,
+            JobStatus::Cancelled,
+        ] {
+            assert_eq!(JobStatus::parse(s.as_str()), Some(s));
+            let json = serde_json::to_value(s).expect("serialises");
+            assert_eq!(json, s.as_str());
+        }
+        assert!(JobStatus::Cancelled.is_finished());
+        assert!(!JobStatus::Running.is_finished());
+        assert_eq!(JobStatus::parse("done"), None);
+        for k in [
+            JobKind::CreateAgreements,
+            JobKind::ProviderSync,
+            JobKind::ImportProviderAccounts,
+        ] {
+            assert_eq!(JobKind::parse(k.as_str()), Some(k));
+            assert_eq!(serde_json::to_value(k).expect("serialises"), k.as_str());
         }
     }
 }

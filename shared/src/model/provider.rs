@@ -60,7 +60,41 @@ pub struct NewProvider {
     pub attestation_method: AttestationMethod,
 }
 
+/// PATCH /providers/{id}: the fields sent change, the others stay.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderPatch {
+    pub name: Option<String>,
+    pub kind: Option<ProviderKind>,
+    pub platform: Option<String>,
+    pub syncs_agreements: Option<bool>,
+    pub attestation_method: Option<AttestationMethod>,
+}
+
 impl Provider {
+    /// The provider as it would be after the patch; the caller stores it under a version check.
+    pub fn patched(&self, patch: ProviderPatch, now: Instant) -> ServiceResult<Provider> {
+        let mut next = self.clone();
+        if let Some(v) = patch.name {
+            next.name = validate::text("name", &v, 200)?;
+        }
+        if let Some(v) = patch.kind {
+            next.kind = v;
+        }
+        if let Some(v) = patch.platform {
+            next.platform = validate::word("platform", &v, 64)?;
+        }
+        if let Some(v) = patch.syncs_agreements {
+            next.syncs_agreements = v;
+        }
+        if let Some(v) = patch.attestation_method {
+            next.attestation_method = v;
+        }
+        next.updated_at = now;
+        next.version = self.version + 1;
+        Ok(next)
+    }
+
     pub fn create(input: NewProvider, now: Instant) -> ServiceResult<Provider> {
         let platform = match input.platform.as_deref() {
             Some(p) => validate::word("platform", p, 64)?,

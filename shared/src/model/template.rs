@@ -142,7 +142,7 @@ pub struct TemplatePatch {
 }
 
 /// Tells a field sent as `null` (Some(None)) from one not sent at all (None).
-fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+pub(crate) fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
 where
     D: Deserializer<'de>,
     T: Deserialize<'de>,

@@ -6,8 +6,8 @@ use crate::error::{ServiceError, ServiceResult};
 use crate::model::{BillingContract, ContractTag, Id, Instant, NewBillingContract, Principal};
 use crate::services::accounts::require_account;
 use crate::services::agreements::require_agreement;
-use crate::services::{known_id, not_found};
-use crate::store::{Store, StoreError};
+use crate::services::{filter_id, known_id, not_found, PageRequest};
+use crate::store::{Page, Store, StoreError};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ContractView {
@@ -100,4 +100,23 @@ pub async fn untag_agreement(
 pub async fn contracts_of(store: &Store, agreement_id: &Id) -> ServiceResult<Vec<Id>> {
     let tags = store.tags_of_agreement(agreement_id).await?;
     Ok(tags.into_iter().map(|t| t.contract_id).collect())
+}
+
+/// GET /billing-contracts?account_id=…: an account's contracts, oldest first. The list is per
+/// account (there is no collection of every contract): without `account_id` it is a 400, and
+/// an account that does not exist is a 404.
+pub async fn list_contracts(
+    store: &Store,
+    caller: &Principal,
+    account_id: Option<&str>,
+    page: &PageRequest,
+) -> ServiceResult<Page<BillingContract>> {
+    caller.require_staff()?;
+    let Some(account) = filter_id(account_id, "account_id")? else {
+        return Err(ServiceError::Validation(
+            "`account_id` is required: billing contracts are listed per account".into(),
+        ));
+    };
+    let account = require_account(store, account.as_str()).await?;
+    Ok(store.contracts_of_account(&account.id, page.spec()).await?)
 }

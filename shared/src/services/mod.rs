@@ -67,3 +67,49 @@ pub fn check_version(expected: Option<u64>, stored: u64) -> Result<(), ServiceEr
 
 /// Read-modify-write attempts when the caller gave no If-Match and someone else wrote first.
 pub const OPTIMISTIC_ATTEMPTS: usize = 4;
+
+/// A change under optimistic locking: read the record, check the caller's If-Match, apply the
+/// change, write it back under the read version. A lost race is retried (re-read, re-apply)
+/// unless the caller pinned a version with If-Match, which then answers 412.
+///
+/// `write(current, next)` stores `next` if the stored version is still `current`'s and answers
+/// `StoreError::ConditionFailed` (or a cancelled transaction) when it is not.
+pub async fn change_versioned<T, L, LF, W, WF>(
+    what: &str,
+    if_match: Option<u64>,
+    load: L,
+    apply: impl Fn(&T) -> Result<T, ServiceError>,
+    write: W,
+) -> Result<T, ServiceError>
+where
+    T: crate::model::Versioned,
+    L: Fn() -> LF,
+    LF: std::future::Future<Output = Result<T, ServiceError>>,
+    W: Fn(T, T) -> WF,
+    WF: std::future::Future<Output = Result<T, crate::store::StoreError>>,
+{
+    use crate::store::StoreError;
+    for _ in 0..OPTIMISTIC_ATTEMPTS {
+        let current = load().await?;
+        check_version(if_match, current.version())?;
+        let next = apply(&current)?;
+        match write(current, next).await {
+            Ok(stored) => {
+                tracing::info!(version = stored.version(), "{what} changed");
+                return Ok(stored);
+            }
+            Err(StoreError::ConditionFailed | StoreError::Cancelled(_)) if if_match.is_none() => {
+                continue
+            }
+            Err(StoreError::ConditionFailed | StoreError::Cancelled(_)) => {
+                return Err(ServiceError::PreconditionFailed(format!(
+                    "the {what} changed while this request was applied"
+                )))
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ServiceError::conflict(format!(
+        "the {what} is being changed by others; retry"
+    )))
+}

@@ -8,7 +8,8 @@ use crate::model::{
 use crate::queue::{BulkQueue, JobMessage};
 use crate::services::providers::require_provider;
 use crate::services::{
-    check_version, filter_id, known_id, not_found, PageRequest, OPTIMISTIC_ATTEMPTS,
+    change_versioned, check_version, filter_id, known_id, not_found, PageRequest,
+    OPTIMISTIC_ATTEMPTS,
 };
 use crate::store::{Page, Store, StoreError};
 
@@ -121,8 +122,7 @@ pub async fn set_template_state(
     .await
 }
 
-/// Read, apply, write back under the read version; a lost race is retried unless the caller
-/// pinned a version with If-Match, which then answers 412.
+/// Read, apply, write back under the read version (`change_versioned`).
 async fn change(
     store: &Store,
     id: &str,
@@ -130,27 +130,17 @@ async fn change(
     apply: impl Fn(&AgreementTemplate) -> ServiceResult<AgreementTemplate>,
 ) -> ServiceResult<AgreementTemplate> {
     let id = known_id(id, "agreement template")?;
-    for _ in 0..OPTIMISTIC_ATTEMPTS {
-        let current = load(store, &id).await?;
-        check_version(if_match, current.version)?;
-        let next = apply(&current)?;
-        match store.replace(&next, current.version).await {
-            Ok(()) => {
-                tracing::info!(template_id = %id, version = next.version, "agreement template changed");
-                return Ok(next);
-            }
-            Err(StoreError::ConditionFailed) if if_match.is_none() => continue,
-            Err(StoreError::ConditionFailed) => {
-                return Err(ServiceError::PreconditionFailed(
-                    "the template changed while this request was applied".into(),
-                ))
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(ServiceError::conflict(
-        "the template is being changed by others; retry",
-    ))
+    change_versioned(
+        "template",
+        if_match,
+        || load(store, &id),
+        apply,
+        |current, next| async move {
+            store.replace(&next, current.version).await?;
+            Ok(next)
+        },
+    )
+    .await
 }
 
 /// A newly published version: the template on it, and the re-acceptance job if one was asked.

@@ -151,6 +151,28 @@ fn agreement_query(filter: &AgreementFilter) -> ListQuery {
             keys::AGREEMENT_PREFIX,
         )
     };
+    if filter.created_from.is_some() || filter.created_to.is_some() {
+        // The sort keys carry `created_at`, so a creation range is a key condition. A day's
+        // instants (`<day>T…`) sort after the day itself and before `<day>~`.
+        let from = filter
+            .created_from
+            .map(|d| d.to_string())
+            .unwrap_or_default();
+        let to = filter
+            .created_to
+            .map(|d| format!("{d}~"))
+            .unwrap_or_else(|| "~".to_string());
+        query = query.sort_between(
+            format!("{}{from}", keys::AGREEMENT_PREFIX),
+            format!("{}{to}", keys::AGREEMENT_PREFIX),
+        );
+    }
+    if let Some(from) = filter.signed_from {
+        query = query.at_least("signed_on", from.to_string());
+    }
+    if let Some(to) = filter.signed_to {
+        query = query.at_most("signed_on", to.to_string());
+    }
     if let Some(p) = &filter.provider_id {
         query = query.equal("provider_id", p.to_string());
     }

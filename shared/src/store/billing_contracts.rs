@@ -1,7 +1,8 @@
 //! Billing contracts and their tags: access patterns 26–28 of docs/data-model.md.
 
-use super::{keys, Record, Store, StoreError};
-use crate::model::{ContractTag, Id};
+use super::list::ListQuery;
+use super::{keys, Page, PageSpec, Record, Store, StoreError};
+use crate::model::{BillingContract, ContractTag, Id};
 
 /// A contract carries at most this many agreements in its answer.
 const MAX_TAGS: usize = 1000;
@@ -17,6 +18,17 @@ impl Store {
         }
         .keys();
         self.delete(&keys.pk, &keys.sk).await
+    }
+
+    /// Pattern 29: an account's billing contracts, a page at a time, oldest first (ids are
+    /// ULIDs).
+    pub async fn contracts_of_account(
+        &self,
+        account: &Id,
+        page: PageSpec<'_>,
+    ) -> Result<Page<BillingContract>, StoreError> {
+        let query = ListQuery::index(Some("GSI1"), keys::account(account), keys::CONTRACT_PREFIX);
+        self.list(&query, page).await
     }
 
     /// Pattern 27: the agreements tagged on a contract.

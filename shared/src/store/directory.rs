@@ -1,8 +1,8 @@
 //! Providers, accounts and contacts: access patterns 3–8 and 21 of docs/data-model.md.
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 
-use super::item::{conditional, from_item, key_map, s, sdk_error};
+use super::item::{conditional, from_item, key_map, n, s, sdk_error, to_item, Item};
 use super::list::ListQuery;
 use super::{keys, Page, PageSpec, Store, StoreError};
 use crate::model::{Account, Contact, Id, Provider};
@@ -107,20 +107,35 @@ impl Store {
         .await
     }
 
-    /// Pattern 7: the account's primary contact ([`Contact::primary_of`] its contacts).
+    /// Pattern 11 for a provider: its new fields if the stored version is still `expected`.
+    /// `provider_account_count` is left as stored: it moves by `ADD` without a version.
+    pub async fn update_provider(&self, next: &Provider, expected: u64) -> Result<(), StoreError> {
+        self.update_fields(to_item(next)?, expected, "provider_account_count", None)
+            .await
+    }
+
+    /// Pattern 7: the account's primary contact — the one marked primary (its account's
+    /// `PRIMARY_CONTACT` item names it), else its first.
     pub async fn primary_contact(&self, account: &Id) -> Result<Option<Contact>, StoreError> {
-        let contacts = self.all_contacts(account).await?;
-        Ok(Contact::primary_of(&contacts).cloned())
+        if let Some(marked) = self.primary_contact_mark(account).await? {
+            if let Some(contact) = self.contact(account, &marked).await? {
+                return Ok(Some(contact));
+            }
+        }
+        let first: Vec<Contact> = self
+            .collection(None, &keys::account(account), keys::CONTACT_PREFIX, 1)
+            .await?;
+        Ok(first.into_iter().next())
     }
 
     /// Patterns 4 and 7 in one read: an account and its contacts (oldest first), the items of
-    /// its partition. An e-mail needs both.
+    /// its partition. An e-mail needs both; [`Contact::primary_of`] picks its primary contact.
     pub async fn account_with_contacts(
         &self,
         account: &Id,
     ) -> Result<(Option<Account>, Vec<Contact>), StoreError> {
         let items = self
-            .collection_items(None, &keys::account(account), "", MAX_CONTACTS + 1)
+            .collection_items(None, &keys::account(account), "", MAX_CONTACTS + 2)
             .await?;
         let mut found = None;
         let mut contacts = Vec::new();
@@ -135,9 +150,94 @@ impl Store {
         Ok((found, contacts))
     }
 
+    /// Pattern 39: the contact the account's `PRIMARY_CONTACT` item names, if any.
+    pub async fn primary_contact_mark(&self, account: &Id) -> Result<Option<Id>, StoreError> {
+        let mark: Option<PrimaryMark> = self
+            .get(&keys::account(account), keys::PRIMARY_CONTACT)
+            .await?;
+        Ok(mark.map(|m| m.contact_id))
+    }
+
+    /// Pattern 39: marks `next` primary, all or nothing: the contact (if its stored version is
+    /// still `expected`), the account's `PRIMARY_CONTACT` item (if it still names `previous`,
+    /// or is absent when `previous` is None) and the previous primary's flag. Two callers
+    /// marking two contacts race on the one `PRIMARY_CONTACT` item: one wins, the other's
+    /// transaction is cancelled.
+    pub async fn set_primary_contact(
+        &self,
+        next: &Contact,
+        expected: u64,
+        previous: Option<&Id>,
+    ) -> Result<(), StoreError> {
+        let account = keys::account(&next.account_id);
+        let mut mark = Item::new();
+        mark.insert("PK".into(), s(account.clone()));
+        mark.insert("SK".into(), s(keys::PRIMARY_CONTACT));
+        mark.insert("type".into(), s("primary_contact"));
+        mark.insert("contact_id".into(), s(next.id.to_string()));
+        let put = Put::builder().table_name(&self.table).set_item(Some(mark));
+        let put = match previous {
+            None => put.condition_expression("attribute_not_exists(PK)"),
+            Some(p) => put
+                .condition_expression("contact_id = :previous")
+                .expression_attribute_values(":previous", s(p.to_string())),
+        };
+        let mut actions = vec![
+            TransactWriteItem::builder()
+                .put(put.build().map_err(|e| StoreError::Sdk(Box::new(e)))?)
+                .build(),
+            self.put_versioned_action(to_item(next)?, expected)?,
+        ];
+        if let Some(p) = previous.filter(|p| **p != next.id) {
+            let unmark = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(key_map(&account, &keys::contact_sk(p))))
+                .update_expression("SET #primary = :false, #version = #version + :one")
+                .condition_expression("attribute_exists(PK)")
+                .expression_attribute_names("#primary", "primary")
+                .expression_attribute_names("#version", "version")
+                .expression_attribute_values(":false", AttributeValue::Bool(false))
+                .expression_attribute_values(":one", n(1))
+                .build()
+                .map_err(|e| StoreError::Sdk(Box::new(e)))?;
+            actions.push(TransactWriteItem::builder().update(unmark).build());
+        }
+        self.transact(actions).await
+    }
+
+    /// Pattern 39: unmarks the primary `next` (its stored version still `expected`) and removes
+    /// the account's `PRIMARY_CONTACT` item if it names it, all or nothing.
+    pub async fn unset_primary_contact(
+        &self,
+        next: &Contact,
+        expected: u64,
+    ) -> Result<(), StoreError> {
+        let delete = aws_sdk_dynamodb::types::Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key_map(
+                &keys::account(&next.account_id),
+                keys::PRIMARY_CONTACT,
+            )))
+            .condition_expression("contact_id = :me")
+            .expression_attribute_values(":me", s(next.id.to_string()))
+            .build()
+            .map_err(|e| StoreError::Sdk(Box::new(e)))?;
+        self.transact(vec![
+            TransactWriteItem::builder().delete(delete).build(),
+            self.put_versioned_action(to_item(next)?, expected)?,
+        ])
+        .await
+    }
+
     /// Pattern 8: a contact, if it is one of this account's.
     pub async fn contact(&self, account: &Id, contact: &Id) -> Result<Option<Contact>, StoreError> {
         self.get(&keys::account(account), &keys::contact_sk(contact))
             .await
     }
+}
+
+/// The account's `PRIMARY_CONTACT` item.
+#[derive(Debug, serde::Deserialize)]
+struct PrimaryMark {
+    contact_id: Id,
 }

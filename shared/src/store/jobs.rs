@@ -5,8 +5,9 @@
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use super::item::{conditional, from_item, key_map, n, s, sdk_error, to_value};
-use super::{keys, Store, StoreError};
-use crate::model::{BulkJob, Id, Instant, JobStatus};
+use super::list::ListQuery;
+use super::{keys, Page, PageSpec, Store, StoreError};
+use crate::model::{BulkJob, Id, Instant, JobFilter, JobStatus};
 
 /// What one chunk did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -114,6 +115,9 @@ impl Store {
         let mut update = String::from(
             "SET next_cursor = :next, updated_at = :now, unmatched = list_append(if_not_exists(unmatched, :none), :unmatched), failures = list_append(if_not_exists(failures, :none), :failures) ADD created :c, skipped :s, failed :f, accepted :a, #version :one",
         );
+        // A job cancelled while this chunk ran still gets the chunk's counts (its writes
+        // happened), and stays cancelled.
+        let counting = update.clone();
         let unmatched = to_value(unmatched)?;
         let failures = to_value(failures)?;
         let mut names = vec![("#status", "status"), ("#version", "version")];
@@ -158,14 +162,73 @@ impl Store {
                 values.push((":reason", s(reason.clone())));
             }
         }
+        let cancelled_values: Vec<(&str, AttributeValue)> = values
+            .iter()
+            .filter(|(k, _)| !matches!(*k, ":running" | ":end" | ":reason" | ":total"))
+            .cloned()
+            .chain([(":cancelled", s(JobStatus::Cancelled.as_str()))])
+            .collect();
+        if self
+            .update_job(
+                id,
+                &update,
+                "next_cursor = :cursor AND #status = :running",
+                &names,
+                values,
+            )
+            .await?
+        {
+            return Ok(true);
+        }
         self.update_job(
             id,
-            &update,
-            "next_cursor = :cursor AND #status = :running",
-            &names,
-            values,
+            &counting,
+            "next_cursor = :cursor AND #status = :cancelled",
+            &[("#status", "status"), ("#version", "version")],
+            cancelled_values,
         )
         .await
+    }
+
+    /// Ends a job that has not ended as cancelled (and takes it out of `OPEN_JOBS`); false
+    /// when it had ended already. A chunk under way is still counted (`count_chunk`); the
+    /// worker starts no further chunk.
+    pub async fn cancel_job(&self, id: &Id, by: &str, now: Instant) -> Result<bool, StoreError> {
+        self.update_job(
+            id,
+            "SET #status = :cancelled, cancelled_by = :by, finished_at = :now, updated_at = :now ADD #version :one REMOVE GSI1PK, GSI1SK",
+            "attribute_exists(PK) AND #status IN (:queued, :running)",
+            &[("#status", "status"), ("#version", "version")],
+            vec![
+                (":cancelled", s(JobStatus::Cancelled.as_str())),
+                (":queued", s(JobStatus::Queued.as_str())),
+                (":running", s(JobStatus::Running.as_str())),
+                (":by", s(by)),
+                (":now", s(now.to_string())),
+                (":one", n(1)),
+            ],
+        )
+        .await
+    }
+
+    /// Pattern 41: every job, newest first, optionally of a template, a status and a kind.
+    pub async fn jobs(
+        &self,
+        filter: &JobFilter,
+        page: PageSpec<'_>,
+    ) -> Result<Page<BulkJob>, StoreError> {
+        let mut query =
+            ListQuery::index(Some("GSI2"), keys::ALL_JOBS.into(), keys::JOB_PREFIX).descending();
+        if let Some(t) = &filter.template_id {
+            query = query.equal("template_id", t.to_string());
+        }
+        if let Some(st) = filter.status {
+            query = query.equal("status", st.as_str());
+        }
+        if let Some(k) = filter.kind {
+            query = query.equal("kind", k.as_str());
+        }
+        self.list(&query, page).await
     }
 
     /// Ends a job that has not finished as failed, keeping its counts. With `at`, only if its

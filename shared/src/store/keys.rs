@@ -21,6 +21,9 @@ pub fn agreement(id: &Id) -> String {
 pub fn contact_sk(id: &Id) -> String {
     format!("CONTACT#{id}")
 }
+/// The sort key, in an account's partition, of the item naming its primary contact.
+pub const PRIMARY_CONTACT: &str = "PRIMARY_CONTACT";
+
 pub fn domain(domain: &str) -> String {
     format!("DOMAIN#{domain}")
 }
@@ -63,6 +66,8 @@ pub const ALL_PROVIDERS: &str = "PROVIDERS";
 pub const ALL_ACCOUNTS: &str = "ACCOUNTS";
 pub const ALL_TEMPLATES: &str = "TEMPLATES";
 pub const ALL_AGREEMENTS: &str = "AGREEMENTS";
+/// Every job, newest first by id (GSI2).
+pub const ALL_JOBS: &str = "JOBS";
 /// Jobs that have not ended (sparse: an ended job leaves it).
 pub const OPEN_JOBS: &str = "OPEN_JOBS";
 

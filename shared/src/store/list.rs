@@ -23,6 +23,11 @@ pub(crate) struct ListQuery {
     pub presence: Vec<Presence>,
     /// Sort keys from `.0` to `.1` (inclusive) instead of the prefix.
     pub sort_range: Option<(String, String)>,
+    /// `attribute >= value` (`.1` is `>=`) or `attribute <= value` (`<=`) filters on string
+    /// attributes; an absent or null attribute matches neither.
+    pub bounds: Vec<(&'static str, &'static str, String)>,
+    /// Sort keys in descending order (newest first for time-ordered keys).
+    pub descending: bool,
 }
 
 /// Whether an attribute holds a value (null and absent are alike).
@@ -50,6 +55,8 @@ impl ListQuery {
             not_equals: Vec::new(),
             presence: Vec::new(),
             sort_range: None,
+            bounds: Vec::new(),
+            descending: false,
         }
     }
 
@@ -71,6 +78,24 @@ impl ListQuery {
         self
     }
 
+    /// The list in descending sort-key order.
+    pub fn descending(mut self) -> Self {
+        self.descending = true;
+        self
+    }
+
+    /// Only items whose `attribute` is a string at least `value`.
+    pub fn at_least(mut self, attribute: &'static str, value: impl Into<String>) -> Self {
+        self.bounds.push((attribute, ">=", value.into()));
+        self
+    }
+
+    /// Only items whose `attribute` is a string at most `value`.
+    pub fn at_most(mut self, attribute: &'static str, value: impl Into<String>) -> Self {
+        self.bounds.push((attribute, "<=", value.into()));
+        self
+    }
+
     pub fn equal(mut self, attribute: &'static str, value: impl Into<String>) -> Self {
         self.equals.push((attribute, value.into()));
         self
@@ -84,14 +109,16 @@ impl ListQuery {
     /// What a cursor of this list is bound to.
     fn scope(&self) -> String {
         format!(
-            "{}|{}|{}|{:?}|{:?}|{:?}|{:?}",
+            "{}|{}|{}|{:?}|{:?}|{:?}|{:?}|{:?}|{}",
             self.index.unwrap_or("table"),
             self.partition,
             self.sort_prefix,
             self.equals,
             self.not_equals,
             self.presence,
-            self.sort_range
+            self.sort_range,
+            self.bounds,
+            if self.descending { "desc" } else { "asc" }
         )
     }
 }
@@ -135,6 +162,11 @@ impl Store {
             values.insert(format!(":n{i}"), AttributeValue::S(value.clone()));
             filters.push(format!("#n{i} <> :n{i}"));
         }
+        for (i, (attribute, op, value)) in query.bounds.iter().enumerate() {
+            names.insert(format!("#b{i}"), attribute.to_string());
+            values.insert(format!(":b{i}"), AttributeValue::S(value.clone()));
+            filters.push(format!("#b{i} {op} :b{i}"));
+        }
         for (i, presence) in query.presence.iter().enumerate() {
             values.insert(":null".into(), AttributeValue::S("NULL".into()));
             match presence {
@@ -177,6 +209,7 @@ impl Store {
                 .set_expression_attribute_values(Some(values.clone()))
                 .set_filter_expression(filter.clone())
                 .set_exclusive_start_key(start.take())
+                .scan_index_forward(!query.descending)
                 .limit(i32::try_from(want).unwrap_or(i32::MAX))
                 .send()
                 .await

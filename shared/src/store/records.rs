@@ -92,13 +92,14 @@ impl Record for ProviderAccount {
     }
 }
 
+/// Every job sits in the `JOBS` collection (GSI2; ids are ULIDs, so by time), which staff list.
 /// A job that has not ended also sits in the sparse `OPEN_JOBS` collection (GSI1), which the
 /// sweep reads; the write that ends a job removes it from there.
 impl Record for BulkJob {
     const TYPE: &'static str = "bulk_job";
     fn keys(&self) -> Keys {
         let pk = keys::job(&self.id);
-        let k = Keys::new(pk.clone(), META);
+        let k = Keys::new(pk.clone(), META).gsi2(keys::ALL_JOBS, pk.clone());
         if self.status.is_finished() {
             k
         } else {

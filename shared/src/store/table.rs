@@ -96,6 +96,23 @@ impl Store {
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
+    /// A put over an item whose `version` is still `expected`, as one action of a transaction.
+    pub(crate) fn put_versioned_action(
+        &self,
+        item: Item,
+        expected: u64,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_exists(PK) AND #version = :expected")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":expected", n(expected))
+            .build()
+            .map_err(|e| StoreError::Sdk(Box::new(e)))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
     /// `ADD <attribute> :n` on an existing item, as one action of a transaction.
     pub(crate) fn add_action(
         &self,

@@ -72,7 +72,7 @@ impl Store {
         self.transact(actions).await.map_err(cancelled_as_condition)
     }
 
-    /// Pattern 39: a new document version: the template on it (if its stored version is still
+    /// Pattern 42: a new document version: the template on it (if its stored version is still
     /// `expected`), the version's record and, when accepted agreements must accept it again,
     /// the job that flags them — all or nothing.
     pub async fn publish_template_version(
@@ -89,7 +89,7 @@ impl Store {
         self.replace_template_with(next, expected, new).await
     }
 
-    /// Pattern 41: an expired template ended (inactive) together with the job that ends its
+    /// Pattern 44: an expired template ended (inactive) together with the job that ends its
     /// pending agreements, if its stored version is still `expected`.
     pub async fn expire_template(
         &self,
@@ -123,7 +123,7 @@ impl Store {
         self.transact(actions).await.map_err(cancelled_as_condition)
     }
 
-    /// Pattern 40: a template's versions, oldest first.
+    /// Pattern 43: a template's versions, oldest first.
     pub async fn template_versions(
         &self,
         template: &Id,

@@ -196,3 +196,46 @@ pub async fn get_bulk_job(
     job.map(BulkJobView::from)
         .ok_or_else(|| not_found("bulk job", &id))
 }
+
+/// GET /bulk-jobs: every job, newest first, optionally of a template, a status and a kind.
+pub async fn list_bulk_jobs(
+    store: &Store,
+    caller: &Principal,
+    filter: &crate::model::JobFilter,
+    page: &crate::services::PageRequest,
+) -> ServiceResult<crate::store::Page<BulkJobView>> {
+    caller.require_staff()?;
+    Ok(store
+        .jobs(filter, page.spec())
+        .await?
+        .map(BulkJobView::from))
+}
+
+/// POST /bulk-jobs/{id}/cancel: ends a job that has not ended as `cancelled`. The chunk under
+/// way finishes and is counted; the worker starts nothing after it (it reads the job before
+/// each chunk). One conditional write decides between a cancel and the job's own end, so a
+/// job ends once: a job that has ended is a 409.
+pub async fn cancel_bulk_job(
+    store: &Store,
+    caller: &Principal,
+    id: &str,
+) -> ServiceResult<BulkJobView> {
+    caller.require_staff()?;
+    let id = known_id(id, "bulk job")?;
+    let by = caller.subject().to_string();
+    if !store
+        .cancel_job(&id, &by, crate::model::Instant::now())
+        .await?
+    {
+        let job: Option<BulkJob> = store.by_id(&id).await?;
+        let job = job.ok_or_else(|| not_found("bulk job", &id))?;
+        return Err(crate::ServiceError::conflict(format!(
+            "bulk job {id} has already ended ({})",
+            job.status.as_str()
+        )));
+    }
+    tracing::info!(job_id = %id, cancelled_by = %by, "bulk job cancelled");
+    let job: Option<BulkJob> = store.by_id(&id).await?;
+    job.map(BulkJobView::from)
+        .ok_or_else(|| not_found("bulk job", &id))
+}

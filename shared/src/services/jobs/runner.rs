@@ -209,6 +209,7 @@ pub async fn run_chunks<W: ChunkWork>(
                     counts: done,
                     end: match job.status {
                         JobStatus::Completed => ChunkEnd::Complete,
+                        JobStatus::Cancelled => ChunkEnd::Fail("cancelled".into()),
                         _ => ChunkEnd::Fail(job.failure_reason.unwrap_or_default()),
                     },
                 }

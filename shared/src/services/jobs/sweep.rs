@@ -66,6 +66,11 @@ pub async fn sweep_jobs(
     let mut report = SweepReport::default();
     let stale_millis = i128::try_from(settings.stale_after.as_millis()).unwrap_or(i128::MAX);
     for job in store.open_jobs(MAX_OPEN_JOBS).await? {
+        // The index lags its table: a job that has just ended (completed, failed, cancelled)
+        // may still be listed. The writes below are conditional on an open job anyway.
+        if job.status.is_finished() {
+            continue;
+        }
         if now.unix_millis() - job.updated_at.unix_millis() < stale_millis {
             continue;
         }

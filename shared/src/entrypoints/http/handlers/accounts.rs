@@ -5,7 +5,7 @@ use std::sync::Arc;
 use http::StatusCode;
 use lambda_http::Request;
 
-use crate::entrypoints::http::request::{json, path, principal, query, staff};
+use crate::entrypoints::http::request::{if_match, json, path, principal, query, staff};
 use crate::entrypoints::http::Reply;
 use crate::error::ServiceResult;
 use crate::services::accounts;
@@ -56,4 +56,33 @@ pub async fn list_contacts(ctx: Arc<AppContext>, request: Request) -> ServiceRes
         StatusCode::OK,
         &accounts::list_contacts(&ctx.store, &caller, &account_id, &page).await?,
     )
+}
+
+/// PATCH /accounts/{id}: changes an account's writable fields (If-Match honoured).
+pub async fn update_account(ctx: Arc<AppContext>, request: Request) -> ServiceResult<Reply> {
+    let caller = staff(&request)?;
+    let id = path(&request, "id")?;
+    let expected = if_match(&request)?;
+    let account =
+        accounts::update_account(&ctx.store, &caller, &id, json(&request)?, expected).await?;
+    Reply::record(StatusCode::OK, &account, account.version)
+}
+
+/// PATCH /accounts/{id}/contacts/{contact_id}: changes a contact's writable fields, or makes it
+/// the account's primary contact (If-Match honoured).
+pub async fn update_contact(ctx: Arc<AppContext>, request: Request) -> ServiceResult<Reply> {
+    let caller = staff(&request)?;
+    let account_id = path(&request, "id")?;
+    let contact_id = path(&request, "contact_id")?;
+    let expected = if_match(&request)?;
+    let contact = accounts::update_contact(
+        &ctx.store,
+        &caller,
+        &account_id,
+        &contact_id,
+        json(&request)?,
+        expected,
+    )
+    .await?;
+    Reply::record(StatusCode::OK, &contact, contact.version)
 }

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use crate::entrypoints::http::request::{if_match, json, optional_json, path, query, staff};
 use crate::entrypoints::http::Reply;
 use crate::error::ServiceResult;
-use crate::model::AgreementFilter;
+use crate::model::{AgreementFilter, Day};
 use crate::services::agreements::{self, parse_status};
 use crate::services::attestations;
 use crate::services::{billing_contracts, filter_id};
@@ -47,8 +47,23 @@ pub async fn list_agreements(ctx: Arc<AppContext>, request: Request) -> ServiceR
             "status",
             "declined",
             "awaiting_reacceptance",
+            "signed_from",
+            "signed_to",
+            "created_from",
+            "created_to",
         ],
     )?;
+    let day = |name: &str| -> ServiceResult<Option<Day>> {
+        q.get(name)
+            .map(|raw| {
+                Day::parse(&raw).ok_or_else(|| {
+                    crate::ServiceError::Validation(format!(
+                        "`{name}` is not a date of the form YYYY-MM-DD"
+                    ))
+                })
+            })
+            .transpose()
+    };
     let filter = AgreementFilter {
         account_id: filter_id(q.get("account_id").as_deref(), "account_id")?,
         template_id: filter_id(q.get("template_id").as_deref(), "template_id")?,
@@ -59,7 +74,12 @@ pub async fn list_agreements(ctx: Arc<AppContext>, request: Request) -> ServiceR
             q.get("awaiting_reacceptance").as_deref(),
             "awaiting_reacceptance",
         )?,
+        signed_from: day("signed_from")?,
+        signed_to: day("signed_to")?,
+        created_from: day("created_from")?,
+        created_to: day("created_to")?,
     };
+    filter.validate()?;
     let page = agreements::list_agreements(&ctx.store, &caller, &filter, &q.page()?).await?;
     Reply::json(StatusCode::OK, &page)
 }

@@ -6,7 +6,7 @@ use http::StatusCode;
 use lambda_http::Request;
 use serde::Deserialize;
 
-use crate::entrypoints::http::request::{json, path, staff};
+use crate::entrypoints::http::request::{json, path, query, staff};
 use crate::entrypoints::http::Reply;
 use crate::error::ServiceResult;
 use crate::services::billing_contracts;
@@ -50,4 +50,18 @@ pub async fn untag_agreement(ctx: Arc<AppContext>, request: Request) -> ServiceR
     let agreement_id = path(&request, "agreement_id")?;
     billing_contracts::untag_agreement(&ctx.store, &caller, &id, &agreement_id).await?;
     Ok(Reply::no_content())
+}
+
+/// GET /billing-contracts?account_id=…: an account's billing contracts.
+pub async fn list_contracts(ctx: Arc<AppContext>, request: Request) -> ServiceResult<Reply> {
+    let caller = staff(&request)?;
+    let q = query(&request, &["account_id"])?;
+    let page = billing_contracts::list_contracts(
+        &ctx.store,
+        &caller,
+        q.get("account_id").as_deref(),
+        &q.page()?,
+    )
+    .await?;
+    Reply::json(StatusCode::OK, &page)
 }

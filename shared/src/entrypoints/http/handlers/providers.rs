@@ -6,7 +6,9 @@ use std::sync::Arc;
 use http::StatusCode;
 use lambda_http::Request;
 
-use crate::entrypoints::http::request::{json, optional_json, path, principal, query, staff};
+use crate::entrypoints::http::request::{
+    if_match, json, optional_json, path, principal, query, staff,
+};
 use crate::entrypoints::http::Reply;
 use crate::error::ServiceResult;
 use crate::services::jobs::provider_sync;
@@ -47,4 +49,14 @@ pub async fn sync_provider(ctx: Arc<AppContext>, request: Request) -> ServiceRes
     let job =
         provider_sync::request_provider_sync(&ctx.store, queue, &caller, &id, &can_sync).await?;
     Reply::job_accepted(&job)
+}
+
+/// PATCH /providers/{id}: changes a provider's writable fields (If-Match honoured).
+pub async fn update_provider(ctx: Arc<AppContext>, request: Request) -> ServiceResult<Reply> {
+    let caller = staff(&request)?;
+    let id = path(&request, "id")?;
+    let expected = if_match(&request)?;
+    let provider =
+        providers::update_provider(&ctx.store, &caller, &id, json(&request)?, expected).await?;
+    Reply::record(StatusCode::OK, &provider, provider.version)
 }
