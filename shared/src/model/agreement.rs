@@ -160,6 +160,10 @@ pub struct AgreementFilter {
     pub status: Option<AgreementStatus>,
     /// `Some(true)`: only declined ones; `Some(false)`: only those not declined.
     pub declined: Option<bool>,
+    /// Only those signed on or after this day (exports).
+    pub signed_from: Option<Day>,
+    /// Only those signed on or before this day (exports).
+    pub signed_to: Option<Day>,
 }
 
 impl Agreement {

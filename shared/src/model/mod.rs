@@ -6,6 +6,7 @@ pub mod billing_contract;
 pub mod bulk_job;
 pub mod contact;
 pub mod events;
+pub mod export;
 pub mod history;
 pub mod ids;
 pub mod notice;
@@ -25,6 +26,9 @@ pub use agreement::{
 pub use billing_contract::{BillingContract, ContractTag, NewBillingContract};
 pub use bulk_job::{BulkJob, BulkJobView, ItemFailure, JobKind, JobStatus, UnmatchedCustomer};
 pub use contact::{Contact, NewContact};
+pub use export::{
+    Export, ExportFilter, ExportFilterInput, ExportFormat, ExportStatus, ExportView, NewExport,
+};
 pub use history::{Actor, HistoryAction, HistoryEvent};
 pub use ids::Id;
 pub use notice::{NoticeRecord, NoticeStep, ReminderCadence};

@@ -62,6 +62,16 @@ impl Store {
         self.list(&agreement_query(filter), page).await
     }
 
+    /// Patterns 15–17 with each agreement's history (the export's evidence): the same list,
+    /// read with the `history` attribute the index projects.
+    pub async fn agreements_with_history(
+        &self,
+        filter: &AgreementFilter,
+        page: PageSpec<'_>,
+    ) -> Result<Page<AgreementWithHistory>, StoreError> {
+        self.list(&agreement_query(filter), page).await
+    }
+
     /// Pattern 15 for the portal: an account's agreements that are not inactive.
     pub async fn open_agreements_of_account(
         &self,
@@ -120,6 +130,15 @@ impl Store {
     }
 }
 
+/// An agreement as listed, with its history events, oldest first.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct AgreementWithHistory {
+    #[serde(flatten)]
+    pub agreement: Agreement,
+    #[serde(default)]
+    pub history: Vec<HistoryEvent>,
+}
+
 /// An agreement's item with its history list.
 pub(super) fn agreement_item(
     agreement: &Agreement,
@@ -156,6 +175,12 @@ fn agreement_query(filter: &AgreementFilter) -> ListQuery {
     }
     if let Some(st) = filter.status {
         query = query.equal("status", st.as_str());
+    }
+    if let Some(from) = filter.signed_from {
+        query = query.at_least("signed_on", from.to_string());
+    }
+    if let Some(to) = filter.signed_to {
+        query = query.at_most("signed_on", to.to_string());
     }
     match filter.declined {
         Some(true) => query.set("declined_on"),

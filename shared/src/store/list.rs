@@ -23,6 +23,9 @@ pub(crate) struct ListQuery {
     pub presence: Vec<Presence>,
     /// Sort keys from `.0` to `.1` (inclusive) instead of the prefix.
     pub sort_range: Option<(String, String)>,
+    /// `attribute >= value` (`.2` false) or `attribute <= value` (`.2` true) filters, compared
+    /// as strings (ISO dates order as strings).
+    pub bounds: Vec<(&'static str, String, bool)>,
 }
 
 /// Whether an attribute holds a value (null and absent are alike).
@@ -50,6 +53,7 @@ impl ListQuery {
             not_equals: Vec::new(),
             presence: Vec::new(),
             sort_range: None,
+            bounds: Vec::new(),
         }
     }
 
@@ -76,6 +80,18 @@ impl ListQuery {
         self
     }
 
+    /// Only items whose `attribute` is at least `value`.
+    pub fn at_least(mut self, attribute: &'static str, value: impl Into<String>) -> Self {
+        self.bounds.push((attribute, value.into(), false));
+        self
+    }
+
+    /// Only items whose `attribute` is at most `value`.
+    pub fn at_most(mut self, attribute: &'static str, value: impl Into<String>) -> Self {
+        self.bounds.push((attribute, value.into(), true));
+        self
+    }
+
     pub fn not_equal(mut self, attribute: &'static str, value: impl Into<String>) -> Self {
         self.not_equals.push((attribute, value.into()));
         self
@@ -84,14 +100,19 @@ impl ListQuery {
     /// What a cursor of this list is bound to.
     fn scope(&self) -> String {
         format!(
-            "{}|{}|{}|{:?}|{:?}|{:?}|{:?}",
+            "{}|{}|{}|{:?}|{:?}|{:?}|{:?}{}",
             self.index.unwrap_or("table"),
             self.partition,
             self.sort_prefix,
             self.equals,
             self.not_equals,
             self.presence,
-            self.sort_range
+            self.sort_range,
+            if self.bounds.is_empty() {
+                String::new()
+            } else {
+                format!("|{:?}", self.bounds)
+            }
         )
     }
 }
@@ -134,6 +155,12 @@ impl Store {
             names.insert(format!("#n{i}"), attribute.to_string());
             values.insert(format!(":n{i}"), AttributeValue::S(value.clone()));
             filters.push(format!("#n{i} <> :n{i}"));
+        }
+        for (i, (attribute, value, upper)) in query.bounds.iter().enumerate() {
+            names.insert(format!("#b{i}"), attribute.to_string());
+            values.insert(format!(":b{i}"), AttributeValue::S(value.clone()));
+            let op = if *upper { "<=" } else { ">=" };
+            filters.push(format!("#b{i} {op} :b{i}"));
         }
         for (i, presence) in query.presence.iter().enumerate() {
             values.insert(":null".into(), AttributeValue::S("NULL".into()));

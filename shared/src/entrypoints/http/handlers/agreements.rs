@@ -63,6 +63,7 @@ pub async fn list_agreements(ctx: Arc<AppContext>, request: Request) -> ServiceR
                 ))
             }
         },
+        ..AgreementFilter::default()
     };
     let page = agreements::list_agreements(&ctx.store, &caller, &filter, &q.page()?).await?;
     Reply::json(StatusCode::OK, &page)
