@@ -41,6 +41,9 @@ fn peak_rss_kb() -> u64 {
         .unwrap_or(0)
 }
 
+/// The functions' SDK settings (`tune_sdk`), except the operation timeouts: moto answers a
+/// Query of an index by sorting the whole table, so at tens of thousands of items one page takes
+/// longer than the functions' 8 s (DynamoDB answers in milliseconds whatever the table's size).
 async fn sdk() -> Result<aws_config::SdkConfig, Error> {
     if std::env::var("AWS_ENDPOINT_URL").is_err() {
         return Err("set AWS_ENDPOINT_URL to the moto endpoint (e.g. http://127.0.0.1:5000)".into());
@@ -51,6 +54,13 @@ async fn sdk() -> Result<aws_config::SdkConfig, Error> {
             .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
                 "test", "test", None, None, "bench",
             )),
+    )
+    .timeout_config(
+        aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .operation_attempt_timeout(Duration::from_secs(300))
+            .operation_timeout(Duration::from_secs(600))
+            .build(),
     )
     .load()
     .await)
@@ -118,7 +128,11 @@ async fn main() -> Result<(), Error> {
     if !status.success() {
         return Err(format!("the export run failed: {status}").into());
     }
-    let _ = dynamodb.delete_table().table_name(&table).send().await;
+    if args.iter().any(|a| a == "--keep") {
+        println!("kept: --table {table} --bucket {bucket} --export {}", export.id);
+    } else {
+        let _ = dynamodb.delete_table().table_name(&table).send().await;
+    }
     Ok(())
 }
 

@@ -35,7 +35,7 @@ use crate::store::{AgreementWithHistory, PageSpec, Store, StoreError};
 /// The smallest part S3 takes (except the last): a part is sent once this much has gathered.
 pub const PART_SIZE: usize = 5 * 1024 * 1024;
 /// Agreements read per page.
-const PAGE: usize = 1000;
+const PAGE: usize = 500;
 /// How long a download address works.
 pub const URL_VALIDITY: Duration = Duration::from_secs(15 * 60);
 /// Entries each lookup cache holds before it starts again (bounds the worker's memory).
