@@ -46,7 +46,9 @@ fn peak_rss_kb() -> u64 {
 /// longer than the functions' 8 s (DynamoDB answers in milliseconds whatever the table's size).
 async fn sdk() -> Result<aws_config::SdkConfig, Error> {
     if std::env::var("AWS_ENDPOINT_URL").is_err() {
-        return Err("set AWS_ENDPOINT_URL to the moto endpoint (e.g. http://127.0.0.1:5000)".into());
+        return Err(
+            "set AWS_ENDPOINT_URL to the moto endpoint (e.g. http://127.0.0.1:5000)".into(),
+        );
     }
     Ok(shared::config::tune_sdk(
         aws_config::defaults(aws_config::BehaviorVersion::latest())
@@ -129,7 +131,10 @@ async fn main() -> Result<(), Error> {
         return Err(format!("the export run failed: {status}").into());
     }
     if args.iter().any(|a| a == "--keep") {
-        println!("kept: --table {table} --bucket {bucket} --export {}", export.id);
+        println!(
+            "kept: --table {table} --bucket {bucket} --export {}",
+            export.id
+        );
     } else {
         let _ = dynamodb.delete_table().table_name(&table).send().await;
     }
