@@ -537,3 +537,109 @@ async fn bad_export_requests_are_refused_and_write_nothing() {
     assert!(file.starts_with("\"agreement_id\",\"name\""));
     assert_eq!(export_records(&api).await, 1);
 }
+
+/// Two deliveries of one export at once: one attempt writes it, the other does nothing; an
+/// attempt whose lease ran out is superseded, and the one it lost to cannot be completed over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicate_and_late_deliveries_leave_one_whole_file() {
+    use shared::model::{Export, ExportFilter, ExportFormat};
+    use shared::services::exports::{run_export, ExportsBucket, Outcome};
+    let api = Api::start().await;
+    let seeded = seed(&api, 40).await;
+    let ctx = AppContext::with_client(
+        dynamodb().await,
+        api.stack.table_name().to_string(),
+        b"exports test: cursors of this context only",
+    )
+    .expect("context");
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "test", "test", None, None, "test",
+        ))
+        .load()
+        .await;
+    let s3 = shared::config::s3_client(&sdk);
+    let name = api
+        .stack
+        .bucket("ExportsBucket")
+        .expect("bucket")
+        .to_string();
+    let bucket = ExportsBucket::new(s3.clone(), &name);
+    let queued = |format| {
+        Export::queued(
+            format,
+            ExportFilter {
+                template_id: Id::parse(&seeded.template),
+                ..ExportFilter::default()
+            },
+            "test",
+            At::now(),
+        )
+    };
+    let deadline = std::time::SystemTime::now() + Duration::from_secs(60);
+
+    // At once: exactly one completes.
+    let export = queued(ExportFormat::Jsonl);
+    ctx.store.create(&export).await.expect("create");
+    let (a, b) = tokio::join!(
+        run_export(&ctx.store, &bucket, export.id.as_str(), deadline),
+        run_export(&ctx.store, &bucket, export.id.as_str(), deadline)
+    );
+    let mut outcomes = [a.expect("first"), b.expect("second")];
+    outcomes.sort_by_key(|o| format!("{o:?}"));
+    assert_eq!(
+        outcomes,
+        [Outcome::Completed { rows: 40 }, Outcome::Duplicate]
+    );
+    let objects = s3
+        .list_objects_v2()
+        .bucket(&name)
+        .prefix(format!("exports/{}/", export.id))
+        .send()
+        .await
+        .expect("list");
+    assert_eq!(objects.contents().len(), 1);
+
+    // An attempt whose lease ran out (its invocation died) is taken over by the next delivery.
+    let export = queued(ExportFormat::Csv);
+    ctx.store.create(&export).await.expect("create");
+    let first = ctx
+        .store
+        .start_export_attempt(&export.id, At::now(), 0)
+        .await
+        .expect("take")
+        .expect("queued, so taken");
+    assert_eq!(first.attempt, 1);
+    let outcome = run_export(&ctx.store, &bucket, export.id.as_str(), deadline)
+        .await
+        .expect("run");
+    assert_eq!(outcome, Outcome::Completed { rows: 40 });
+    assert!(!ctx
+        .store
+        .complete_export(&export.id, 1, 999, "exports/x/1.csv", At::now())
+        .await
+        .expect("write"));
+    let record: Export = ctx
+        .store
+        .by_id(&export.id)
+        .await
+        .expect("read")
+        .expect("record");
+    assert_eq!(record.attempt, 2);
+    assert_eq!(record.rows, 40);
+    assert_eq!(record.object_key, Some(export.object_key_of(2)));
+    // A message after the end does nothing.
+    assert_eq!(
+        run_export(&ctx.store, &bucket, export.id.as_str(), deadline)
+            .await
+            .expect("run"),
+        Outcome::Duplicate
+    );
+    // A message naming no export is poison.
+    assert!(
+        run_export(&ctx.store, &bucket, Id::generate().as_str(), deadline)
+            .await
+            .is_err_and(|e| e.is_poison())
+    );
+}
