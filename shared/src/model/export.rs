@@ -157,9 +157,9 @@ impl ExportFilter {
             template_id: self.template_id.clone(),
             provider_id: self.provider_id.clone(),
             status: self.status,
-            declined: None,
             signed_from: self.signed_from,
             signed_to: self.signed_to,
+            ..AgreementFilter::default()
         }
     }
 }
