@@ -200,6 +200,8 @@ pub struct Resolver {
     functions: BTreeMap<String, String>,
     /// Generated secret logical id → ARN.
     secrets: BTreeMap<String, String>,
+    /// S3 bucket logical id → bucket name.
+    buckets: BTreeMap<String, String>,
     /// The HTTP APIs' logical ids (the implicit one too), whose `ApiEndpoint` is `api_endpoint`.
     apis: Vec<String>,
     /// The local HTTP API's base URL, once it listens.
@@ -282,6 +284,7 @@ impl Resolver {
                 .map(|f| (f.logical_id.clone(), f.binary.clone()))
                 .collect(),
             secrets: BTreeMap::new(),
+            buckets: BTreeMap::new(),
             apis: template.apis.iter().map(|a| a.logical_id.clone()).collect(),
             api_endpoint: None,
             other_resources,
@@ -291,6 +294,12 @@ impl Resolver {
     /// `!Ref` of these secrets (logical id → ARN) is their ARN.
     pub fn with_secrets(mut self, secrets: BTreeMap<String, String>) -> Self {
         self.secrets = secrets;
+        self
+    }
+
+    /// `!Ref` of these buckets (logical id → name) is their name, `!GetAtt X.Arn` their ARN.
+    pub fn with_buckets(mut self, buckets: BTreeMap<String, String>) -> Self {
+        self.buckets = buckets;
         self
     }
 
@@ -350,6 +359,9 @@ impl Resolver {
         if let Some(arn) = self.secrets.get(name) {
             return Ok(arn.clone());
         }
+        if let Some(bucket) = self.buckets.get(name) {
+            return Ok(bucket.clone());
+        }
         match name {
             "AWS::Region" => Ok(REGION.to_string()),
             "AWS::AccountId" => Ok(ACCOUNT_ID.to_string()),
@@ -380,6 +392,12 @@ impl Resolver {
             return match attribute {
                 "Arn" => Ok(arn),
                 "StreamArn" => Ok(format!("{arn}/stream/local")),
+                _ => Err(unsupported()),
+            };
+        }
+        if let Some(bucket) = self.buckets.get(resource) {
+            return match attribute {
+                "Arn" => Ok(format!("arn:aws:s3:::{bucket}")),
                 _ => Err(unsupported()),
             };
         }

@@ -24,6 +24,7 @@ pub mod jwt;
 pub mod lambda;
 pub mod routes;
 mod runtime_api;
+pub mod s3;
 pub mod secrets;
 pub mod server;
 pub mod ses;
@@ -155,6 +156,7 @@ pub struct RunningStack {
     table_name: String,
     queues: BTreeMap<String, QueueAddress>,
     secrets: BTreeMap<String, String>,
+    buckets: BTreeMap<String, String>,
     ses_endpoint: String,
     outbox: ses::Outbox,
     events: eventbridge::EventLog,
@@ -183,6 +185,11 @@ impl RunningStack {
     /// The local ARN of a template queue, by logical id.
     pub fn queue_arn(&self, logical_id: &str) -> Option<&str> {
         self.queues.get(logical_id).map(|q| q.arn.as_str())
+    }
+
+    /// The local name of an S3 bucket of the template, by logical id.
+    pub fn bucket(&self, logical_id: &str) -> Option<&str> {
+        self.buckets.get(logical_id).map(String::as_str)
     }
 
     pub fn table_name(&self) -> &str {
@@ -515,6 +522,7 @@ pub async fn start(config: Config) -> Result<RunningStack, Error> {
     )
     .map_err(Error::Config)?
     .with_secrets(predicted_secrets)
+    .with_buckets(s3::buckets(&template, &config.queue_prefix))
     .with_api_endpoint(&base_url);
     environments(
         &config,
@@ -551,6 +559,15 @@ pub async fn start(config: Config) -> Result<RunningStack, Error> {
         &config.secret_values,
     )
     .await?;
+    let buckets = s3::buckets(&template, &config.queue_prefix);
+    let s3_client = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(true)
+            .build(),
+    );
+    s3::ensure_buckets(&s3_client, &buckets)
+        .await
+        .map_err(Error::Config)?;
     let ses_client = aws_sdk_sesv2::Client::new(&sdk);
     for identity in &identities {
         ses::ensure_identity(&ses_client, identity)
@@ -566,6 +583,7 @@ pub async fn start(config: Config) -> Result<RunningStack, Error> {
     )
     .map_err(Error::Config)?
     .with_secrets(secret_arns.clone())
+    .with_buckets(buckets.clone())
     .with_api_endpoint(&base_url);
 
     let (trigger, shutdown) = ShutdownTrigger::new();
@@ -684,6 +702,7 @@ pub async fn start(config: Config) -> Result<RunningStack, Error> {
         table_name: config.table_name.clone(),
         queues,
         secrets: secret_arns,
+        buckets,
         ses_endpoint,
         outbox,
         events,

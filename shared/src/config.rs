@@ -6,7 +6,7 @@ use crate::connectors::Connector;
 use crate::email::{Mailer, SenderAddress};
 use crate::error::ServiceError;
 use crate::model::{LinkKey, ReminderCadence};
-use crate::queue::{BulkQueue, EmailQueue};
+use crate::queue::{BulkQueue, EmailQueue, ExportQueue};
 use crate::store::{CursorSigner, Store};
 
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +40,10 @@ pub struct AppContext {
     pub reminders: ReminderCadence,
     /// Seconds between the scheduled checks of an open attestation (`ATTESTATION_CHECK_SECONDS`).
     pub attestation_check_secs: u32,
+    /// Only for functions deployed with `EXPORT_QUEUE_URL`.
+    pub export_queue: Option<ExportQueue>,
+    /// The exports' bucket, for functions deployed with `EXPORTS_BUCKET`.
+    pub exports: Option<crate::services::exports::ExportsBucket>,
 }
 
 /// What sending e-mail needs.
@@ -84,6 +88,15 @@ impl AppContext {
         ctx.sync_platforms = crate::connectors::configured_platforms();
         if let Ok(url) = std::env::var("EMAIL_QUEUE_URL") {
             ctx.email_queue = Some(EmailQueue::new(sqs_client(&sdk), url));
+        }
+        if let Ok(url) = std::env::var("EXPORT_QUEUE_URL") {
+            ctx.export_queue = Some(ExportQueue::new(sqs_client(&sdk), url));
+        }
+        if let Ok(bucket) = std::env::var("EXPORTS_BUCKET") {
+            ctx.exports = Some(crate::services::exports::ExportsBucket::new(
+                s3_client(&sdk),
+                bucket,
+            ));
         }
         ctx.attestation_check_secs = crate::services::attestations::check_secs_from_env();
         if let Ok(raw) = std::env::var("REMINDER_DAYS") {
@@ -140,6 +153,20 @@ impl AppContext {
         }
     }
 
+    /// The export queue, for the function that queues exports.
+    pub fn export_queue(&self) -> Result<&ExportQueue, ServiceError> {
+        self.export_queue
+            .as_ref()
+            .ok_or_else(|| ServiceError::internal("EXPORT_QUEUE_URL is not configured"))
+    }
+
+    /// The exports' bucket, for the functions that write or hand out exports.
+    pub fn exports(&self) -> Result<&crate::services::exports::ExportsBucket, ServiceError> {
+        self.exports
+            .as_ref()
+            .ok_or_else(|| ServiceError::internal("EXPORTS_BUCKET is not configured"))
+    }
+
     /// The bulk queue, for the functions that send to it.
     pub fn bulk_queue(&self) -> Result<&BulkQueue, ServiceError> {
         self.bulk_queue
@@ -171,6 +198,8 @@ impl AppContext {
             email_queue: None,
             reminders: ReminderCadence::default(),
             attestation_check_secs: crate::services::attestations::DEFAULT_CHECK_SECS,
+            export_queue: None,
+            exports: None,
         })
     }
 }
@@ -289,4 +318,23 @@ pub fn init_tracing() {
         .with_target(false)
         .with_current_span(false)
         .try_init();
+}
+
+/// An S3 client from the shared configuration, without a retry quota like the others. With a
+/// local endpoint (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_S3`) it addresses buckets by path
+/// (`http://host:port/bucket/key`), so presigned URLs point at that endpoint.
+pub fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    use aws_sdk_s3::config::retry::{RetryPartition, TokenBucket};
+    let local = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
+        .iter()
+        .any(|v| std::env::var(v).is_ok_and(|u| !u.is_empty()));
+    let config = aws_sdk_s3::config::Builder::from(sdk)
+        .retry_partition(
+            RetryPartition::custom("agreements-s3")
+                .token_bucket(TokenBucket::unlimited())
+                .build(),
+        )
+        .force_path_style(local)
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
 }

@@ -333,6 +333,77 @@ impl EmailQueue {
     }
 }
 
+/// A message of the export queue: one export to write.
+/// `{"kind":"export","schema":1,"export_id":…}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportMessage {
+    pub kind: String,
+    pub schema: u32,
+    pub export_id: String,
+}
+
+pub const EXPORT_KIND: &str = "export";
+
+impl ExportMessage {
+    pub fn new(export_id: &str) -> Self {
+        ExportMessage {
+            kind: EXPORT_KIND.into(),
+            schema: SCHEMA,
+            export_id: export_id.into(),
+        }
+    }
+
+    /// Reads a body of the export queue, kind and schema first.
+    pub fn parse(body: &str) -> Result<ExportMessage, MessageError> {
+        let value: serde_json::Value =
+            serde_json::from_str(body).map_err(MessageError::Malformed)?;
+        let kind = value
+            .get("kind")
+            .and_then(|k| k.as_str())
+            .ok_or(MessageError::Missing("kind"))?;
+        if kind != EXPORT_KIND {
+            return Err(MessageError::UnknownKind(kind.to_string()));
+        }
+        let schema = value
+            .get("schema")
+            .and_then(|s| s.as_u64())
+            .ok_or(MessageError::Missing("schema"))?;
+        if schema != u64::from(SCHEMA) {
+            return Err(MessageError::UnknownSchema(kind.to_string(), schema));
+        }
+        serde_json::from_value(value).map_err(MessageError::Malformed)
+    }
+}
+
+/// The export queue, for the function that queues exports.
+#[derive(Clone, Debug)]
+pub struct ExportQueue {
+    client: aws_sdk_sqs::Client,
+    url: String,
+}
+
+impl ExportQueue {
+    pub fn new(client: aws_sdk_sqs::Client, url: impl Into<String>) -> Self {
+        ExportQueue {
+            client,
+            url: url.into(),
+        }
+    }
+
+    pub async fn send(&self, message: &ExportMessage) -> Result<(), SendError> {
+        let body = serde_json::to_string(message).map_err(|e| SendError(Box::new(e)))?;
+        self.client
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(body)
+            .send()
+            .await
+            .map_err(|e| SendError(Box::new(e)))?;
+        Ok(())
+    }
+}
+
 /// SendMessageBatch requests `EmailQueue::send_all` keeps in flight: a bulk chunk's thousand
 /// link e-mails are queued in a tenth of the time one request after another takes.
 const SEND_BATCHES_IN_FLIGHT: usize = 8;
@@ -360,6 +431,26 @@ mod tests {
         ));
         assert!(matches!(
             NoticeMessage::parse(r#"{"kind":"notice","schema":1,"agreement_id":"a"}"#),
+            Err(MessageError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn export_messages_are_checked_kind_and_schema_first() {
+        let m = ExportMessage::new("e");
+        let text = serde_json::to_string(&m).expect("serialises");
+        assert_eq!(text, r#"{"kind":"export","schema":1,"export_id":"e"}"#);
+        assert_eq!(ExportMessage::parse(&text).expect("parses"), m);
+        assert!(matches!(
+            ExportMessage::parse(r#"{"kind":"notice","schema":1}"#),
+            Err(MessageError::UnknownKind(_))
+        ));
+        assert!(matches!(
+            ExportMessage::parse(r#"{"kind":"export","schema":2,"export_id":"e"}"#),
+            Err(MessageError::UnknownSchema(_, 2))
+        ));
+        assert!(matches!(
+            ExportMessage::parse(r#"{"kind":"export","schema":1,"export_id":"e","x":1}"#),
             Err(MessageError::Malformed(_))
         ));
     }

@@ -4,6 +4,7 @@
 
 pub mod authorizer;
 pub mod email;
+pub mod exports;
 pub mod http;
 pub mod schedule;
 pub mod sqs;

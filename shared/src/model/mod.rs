@@ -6,6 +6,7 @@ pub mod billing_contract;
 pub mod bulk_job;
 pub mod contact;
 pub mod events;
+pub mod export;
 pub mod history;
 pub mod ids;
 pub mod notice;
@@ -44,6 +45,9 @@ pub use bulk_job::{
     BulkJob, BulkJobView, ItemFailure, JobFilter, JobKind, JobStatus, UnmatchedCustomer,
 };
 pub use contact::{Contact, ContactPatch, NewContact};
+pub use export::{
+    Export, ExportFilter, ExportFilterInput, ExportFormat, ExportStatus, ExportView, NewExport,
+};
 pub use history::{Actor, HistoryAction, HistoryEvent};
 pub use ids::Id;
 pub use notice::{NoticeRecord, NoticeStep, ReminderCadence};

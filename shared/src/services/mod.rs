@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod agreements;
 pub mod attestations;
 pub mod billing_contracts;
+pub mod exports;
 pub mod jobs;
 pub mod notices;
 pub mod portal;

@@ -62,6 +62,16 @@ impl Store {
         self.list(&agreement_query(filter), page).await
     }
 
+    /// Patterns 15–17 with each agreement's history (the export's evidence): the same list,
+    /// read with the `history` attribute the index projects.
+    pub async fn agreements_with_history(
+        &self,
+        filter: &AgreementFilter,
+        page: PageSpec<'_>,
+    ) -> Result<Page<AgreementWithHistory>, StoreError> {
+        self.list(&agreement_query(filter), page).await
+    }
+
     /// Pattern 15 for the portal: an account's agreements that are not inactive.
     pub async fn open_agreements_of_account(
         &self,
@@ -118,6 +128,15 @@ impl Store {
             next_cursor,
         }))
     }
+}
+
+/// An agreement as listed, with its history events, oldest first.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct AgreementWithHistory {
+    #[serde(flatten)]
+    pub agreement: Agreement,
+    #[serde(default)]
+    pub history: Vec<HistoryEvent>,
 }
 
 /// An agreement's item with its history list.

@@ -48,6 +48,10 @@ pub fn job(id: &Id) -> String {
     format!("JOB#{id}")
 }
 
+pub fn export(id: &Id) -> String {
+    format!("EXPORT#{id}")
+}
+
 /// A part of an import's rows, in its job's partition.
 pub fn import_part_sk(part: u32) -> String {
     format!("ROWS#{part:05}")

@@ -6,6 +6,7 @@ mod agreements;
 mod billing_contracts;
 pub mod cursor;
 mod directory;
+mod exports;
 mod item;
 mod jobs;
 pub mod keys;
@@ -21,7 +22,7 @@ use aws_sdk_dynamodb::Client;
 
 use crate::error::{BoxError, ServiceError};
 use crate::model::Id;
-pub use agreements::HISTORY;
+pub use agreements::{AgreementWithHistory, HISTORY};
 pub use cursor::CursorSigner;
 pub use item::to_item;
 pub use jobs::{ChunkCounts, ChunkEnd, ChunkRow, CountedChunk, CHUNK_ATTRIBUTES};

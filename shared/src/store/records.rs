@@ -3,8 +3,8 @@
 use serde::{de::DeserializeOwned, Serialize};
 
 use crate::model::{
-    Account, Agreement, AgreementTemplate, BillingContract, BulkJob, Contact, ContractTag, Id,
-    PortalLink, Provider, ProviderAccount, TemplateVersion,
+    Account, Agreement, AgreementTemplate, BillingContract, BulkJob, Contact, ContractTag, Export,
+    Id, PortalLink, Provider, ProviderAccount, TemplateVersion,
 };
 use crate::store::keys::{self, Keys, META};
 
@@ -39,6 +39,15 @@ entity! {
     BulkJob => keys::job,
     BillingContract => keys::contract,
     PortalLink => keys::portal_link,
+    Export => keys::export,
+}
+
+/// An export is only read by id.
+impl Record for Export {
+    const TYPE: &'static str = "export";
+    fn keys(&self) -> Keys {
+        Keys::new(keys::export(&self.id), META)
+    }
 }
 
 /// A portal link is read by id (the authorizer, revocation) and listed in its account's

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod agreements;
 pub mod billing_contracts;
 pub mod bulk_jobs;
+pub mod exports;
 pub mod portal;
 pub mod portal_links;
 pub mod provider_accounts;
