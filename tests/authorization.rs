@@ -133,6 +133,18 @@ const ROUTES: &[Route] = &[
     // The world's job has ended by the time the matrix runs: staff get past the authorizer to
     // the route's own refusal (tests/staff.rs cancels running jobs).
     route("POST", "/bulk-jobs/{id}/cancel", Access::Staff(409)),
+    route(
+        "POST",
+        "/agreement-templates/{id}/versions",
+        Access::Staff(201),
+    ),
+    route(
+        "GET",
+        "/agreement-templates/{id}/versions",
+        Access::Staff(200),
+    ),
+    route("POST", "/exports", Access::Staff(202)),
+    route("GET", "/exports/{id}", Access::Staff(200)),
     route("POST", "/agreements", Access::Staff(201)),
     route("GET", "/agreements", Access::Staff(200)),
     route("GET", "/agreements/{id}", Access::Staff(200)),
@@ -209,6 +221,7 @@ struct World {
     agreement_a_name: String,
     contract_a: String,
     job: String,
+    export: String,
     link_a: String,
     link_a_token: String,
     revoked_token: String,
@@ -291,6 +304,27 @@ async fn world(api: &Api) -> World {
         listed.iter().any(|p| id(p) == provider_account_a),
         "{listed:?}"
     );
+    // An export, ended before the matrix runs (its worker writes).
+    let made = api
+        .post("/exports", json!({"format": "jsonl", "filter": {}}))
+        .await;
+    assert_eq!(made.status, StatusCode::ACCEPTED, "{:?}", made.body);
+    let export = made.body["export_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    loop {
+        let e = api.get(&format!("/exports/{export}")).await;
+        if e.body["status"] == "completed" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "export {export} did not complete: {:?}",
+            e.body
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
     let (link_a, link_a_token) = portal_link(api, &account_a, &contact_a).await;
     let (revoked, revoked_token) = portal_link(api, &account_a, &contact_a).await;
     let off = api
@@ -311,6 +345,7 @@ async fn world(api: &Api) -> World {
         agreement_a_name,
         contract_a,
         job,
+        export,
     }
 }
 
@@ -396,6 +431,7 @@ async fn cell_request(api: &Api, w: &World, r: &Route, caller: Caller) -> (Strin
         Some("agreement-templates") => w.template.clone(),
         Some("agreements") | Some("portal") => w.agreement_a.clone(),
         Some("bulk-jobs") => w.job.clone(),
+        Some("exports") => w.export.clone(),
         Some("billing-contracts") => w.contract_a.clone(),
         Some("portal-links") => w.link_a.clone(),
         _ => String::new(),
@@ -454,6 +490,16 @@ async fn cell_request(api: &Api, w: &World, r: &Route, caller: Caller) -> (Strin
             }
             None
         }
+        ("POST", "/agreement-templates/{id}/versions") => {
+            if succeeds {
+                id_param = fresh_template(api, w).await;
+            }
+            Some(
+                json!({"document_version": unique("v"), "agreement_link": "https://example.com/v2",
+                        "effective_date": "2025-06-01"}),
+            )
+        }
+        ("POST", "/exports") => Some(json!({"format": "csv", "filter": {}})),
         ("POST", "/agreement-templates/{id}/create-agreements") => {
             if succeeds {
                 id_param = fresh_template(api, w).await;
