@@ -3,10 +3,8 @@
 //! with its detail-type, source and the agreement; a write that did not happen (a refused
 //! create) publishes nothing.
 
-use std::collections::HashMap;
-use std::time::{Duration, Instant};
-
 use integration_tests::api::{customer_token, id, Api};
+use integration_tests::events::{kinds, settled_events};
 use integration_tests::unique;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -29,47 +27,6 @@ async fn customer(api: &Api, name: &str) -> (String, String) {
 }
 
 /// The published events of these agreements, by agreement id, in publishing order.
-async fn events_of(api: &Api, agreements: &[&str]) -> HashMap<String, Vec<Value>> {
-    let all = api.get("/_local/events").await;
-    assert_eq!(all.status, StatusCode::OK);
-    let mut by_agreement: HashMap<String, Vec<Value>> = HashMap::new();
-    for event in all.body.as_array().cloned().unwrap_or_default() {
-        let agreement = event["detail"]["agreement"]["id"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        if agreements.contains(&agreement.as_str()) {
-            by_agreement.entry(agreement).or_default().push(event);
-        }
-    }
-    by_agreement
-}
-
-/// Waits until `want` events of these agreements are published, then a little longer to see
-/// that no more come.
-async fn settled_events(
-    api: &Api,
-    agreements: &[&str],
-    want: usize,
-) -> HashMap<String, Vec<Value>> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let events = events_of(api, agreements).await;
-        let n: usize = events.values().map(Vec::len).sum();
-        if n >= want || Instant::now() > deadline {
-            tokio::time::sleep(Duration::from_secs(2)).await;
-            return events_of(api, agreements).await;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-fn kinds(events: &[Value]) -> Vec<&str> {
-    events
-        .iter()
-        .map(|e| e["detail-type"].as_str().unwrap_or_default())
-        .collect()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_change_is_published_once_and_a_refused_write_not_at_all() {

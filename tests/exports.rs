@@ -5,8 +5,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
-use futures::StreamExt;
+use aws_sdk_dynamodb::types::AttributeValue;
 use integration_tests::api::{id, Api};
 use integration_tests::dynamodb;
 use reqwest::StatusCode;
@@ -156,53 +155,8 @@ async fn seed(api: &Api, n: usize) -> Seeded {
         );
         items.push(item);
     }
-    write_all(api, items).await;
+    integration_tests::put_items(api.stack.table_name(), items).await;
     seeded
-}
-
-async fn write_all(api: &Api, items: Vec<HashMap<String, AttributeValue>>) {
-    let client = dynamodb().await;
-    let table = api.stack.table_name().to_string();
-    let batches: Vec<Vec<_>> = items.chunks(25).map(<[_]>::to_vec).collect();
-    futures::stream::iter(batches)
-        .map(|batch| {
-            let client = client.clone();
-            let table = table.clone();
-            async move {
-                let mut pending: Vec<WriteRequest> = batch
-                    .into_iter()
-                    .map(|item| {
-                        WriteRequest::builder()
-                            .put_request(
-                                PutRequest::builder()
-                                    .set_item(Some(item))
-                                    .build()
-                                    .expect("put request"),
-                            )
-                            .build()
-                    })
-                    .collect();
-                for _ in 0..10 {
-                    let out = client
-                        .batch_write_item()
-                        .request_items(&table, pending)
-                        .send()
-                        .await
-                        .expect("BatchWriteItem");
-                    pending = out
-                        .unprocessed_items
-                        .and_then(|mut u| u.remove(&table))
-                        .unwrap_or_default();
-                    if pending.is_empty() {
-                        return;
-                    }
-                }
-                panic!("BatchWriteItem left items unprocessed ten times");
-            }
-        })
-        .buffer_unordered(4)
-        .collect::<Vec<()>>()
-        .await;
 }
 
 /// Every agreement GET /agreements lists for `query`, by id.

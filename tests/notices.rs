@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
 use integration_tests::api::{customer_token, id, Api};
 use integration_tests::{dynamodb, sqs, unique};
 use local_stack::ses::OutboxEntry;
@@ -601,7 +600,6 @@ async fn a_step_that_fails_before_ses_is_asked_is_sent_on_the_next_attempt() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a run of several minutes at 10,000 agreements (docs/benchmarks.md), not a check of `make test`"]
 async fn notify_at_scale() {
-    use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
     use shared::model::{Account, Contact, NewAccount, NewContact, NewProviderAccount};
     use shared::model::{Instant as At, ProviderAccount};
     use shared::store::to_item;
@@ -668,48 +666,7 @@ async fn notify_at_scale() {
         items.push(to_item(&pa).expect("provider account item"));
         expected.insert(email, account.id.to_string());
     }
-    let client = dynamodb().await;
-    let table = api.stack.table_name().to_string();
-    let batches: Vec<Vec<_>> = items.chunks(25).map(<[_]>::to_vec).collect();
-    futures::stream::iter(batches)
-        .map(|batch| {
-            let client = client.clone();
-            let table = table.clone();
-            async move {
-                let mut pending: Vec<WriteRequest> = batch
-                    .into_iter()
-                    .map(|item| {
-                        WriteRequest::builder()
-                            .put_request(
-                                PutRequest::builder()
-                                    .set_item(Some(item))
-                                    .build()
-                                    .expect("put request"),
-                            )
-                            .build()
-                    })
-                    .collect();
-                for _ in 0..10 {
-                    let out = client
-                        .batch_write_item()
-                        .request_items(&table, pending)
-                        .send()
-                        .await
-                        .expect("BatchWriteItem");
-                    pending = out
-                        .unprocessed_items
-                        .and_then(|mut u| u.remove(&table))
-                        .unwrap_or_default();
-                    if pending.is_empty() {
-                        return;
-                    }
-                }
-                panic!("BatchWriteItem left items unprocessed ten times");
-            }
-        })
-        .buffer_unordered(4)
-        .collect::<Vec<()>>()
-        .await;
+    integration_tests::put_items(api.stack.table_name(), items).await;
     ctx.store
         .add_provider_accounts(&provider_id, n as u64)
         .await

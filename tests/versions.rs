@@ -493,6 +493,16 @@ async fn an_expired_template_makes_no_agreements_and_ends_its_pending_ones() {
     }
     let kept = api.get(&format!("/agreements/{}", id(&signed))).await;
     assert_eq!(kept.body["status"], "accepted");
+    // Each ended agreement is published once as expired.
+    let ids: Vec<&str> = pending.iter().map(String::as_str).collect();
+    let events = integration_tests::events::settled_events(&api, &ids, 6).await;
+    for agreement in &pending {
+        assert_eq!(
+            integration_tests::events::kinds(&events[agreement]),
+            vec!["Agreement Created", "Agreement Expired"],
+            "{agreement}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -586,4 +596,15 @@ async fn the_signer_is_emailed_the_new_version_and_can_be_reminded_until_it_acce
     api.post(&remind, json!({}))
         .await
         .assert_problem(409, "conflict");
+    // Integrations heard each change once: created, accepted, asked again, accepted again.
+    let events = integration_tests::events::settled_events(&api, &[&agreement], 4).await;
+    assert_eq!(
+        integration_tests::events::kinds(&events[&agreement]),
+        vec![
+            "Agreement Created",
+            "Agreement Accepted",
+            "Agreement Reacceptance Requested",
+            "Agreement Accepted"
+        ]
+    );
 }

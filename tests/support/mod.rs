@@ -3,6 +3,7 @@
 pub mod api;
 pub mod browser;
 pub mod bulk;
+pub mod events;
 pub mod fake_partner_center;
 pub mod faults;
 pub mod fixtures;

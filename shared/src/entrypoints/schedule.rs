@@ -4,10 +4,42 @@
 use lambda_runtime::{service_fn, LambdaEvent};
 
 use crate::config::{init_tracing, AppContext};
-use crate::error::{Chain, ServiceError};
+use futures::future::BoxFuture;
+
+use crate::error::{Chain, ServiceError, ServiceResult};
 use crate::model::Instant;
 use crate::services::jobs::provider_sync::sync_all_providers;
 use crate::services::jobs::sweep::{sweep_jobs, SweepSettings};
+
+/// What a scheduled function does with one event.
+type Handler = for<'a> fn(
+    &'a AppContext,
+    &'a serde_json::Value,
+) -> BoxFuture<'a, ServiceResult<serde_json::Value>>;
+
+/// The main of a scheduled function: the context, `ready` (a function missing what it needs
+/// fails at start, naming it), then `handle` for each event. A failure is logged with its
+/// chain and returned to Lambda as the error itself, so the invocation fails (and EventBridge
+/// retries).
+async fn serve_schedule(
+    what: &'static str,
+    ready: fn(&AppContext) -> ServiceResult<()>,
+    handle: Handler,
+) -> Result<(), lambda_runtime::Error> {
+    init_tracing();
+    let ctx = AppContext::from_env().await?;
+    ready(&ctx)?;
+    let ctx = &ctx;
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<serde_json::Value>| async move {
+            handle(ctx, &event.payload).await.map_err(|e| {
+                tracing::error!(error = %Chain(&e), "{what} failed");
+                lambda_runtime::Error::from(e)
+            })
+        },
+    ))
+    .await
+}
 
 /// Handles one schedule event (its content does not matter: the time to sync has come).
 pub async fn handle_schedule(
@@ -21,21 +53,13 @@ pub async fn handle_schedule(
     Ok(serde_json::json!({"jobs": jobs.iter().map(|j| j.id.to_string()).collect::<Vec<_>>()}))
 }
 
-/// The whole main of the scheduled sync function. A failure is logged with its chain and
-/// returned to Lambda as the error itself, so the invocation fails (and EventBridge retries).
+/// The whole main of the scheduled sync function.
 pub async fn serve_scheduled_sync() -> Result<(), lambda_runtime::Error> {
-    init_tracing();
-    let ctx = AppContext::from_env().await?;
-    ctx.bulk_queue()?;
-    let ctx = &ctx;
-    lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<serde_json::Value>| async move {
-            handle_schedule(ctx, &event.payload).await.map_err(|e| {
-                tracing::error!(error = %Chain(&e), "scheduled sync failed");
-                lambda_runtime::Error::from(e)
-            })
-        },
-    ))
+    serve_schedule(
+        "scheduled sync",
+        |ctx| ctx.bulk_queue().map(|_| ()),
+        |ctx, event| Box::pin(handle_schedule(ctx, event)),
+    )
     .await
 }
 
@@ -57,19 +81,11 @@ pub async fn handle_sweep(
 
 /// The whole main of the job sweep.
 pub async fn serve_job_sweep() -> Result<(), lambda_runtime::Error> {
-    init_tracing();
-    let ctx = AppContext::from_env().await?;
-    ctx.bulk_queue()?;
-    let settings = SweepSettings::from_env();
-    let ctx = &ctx;
-    lambda_runtime::run(service_fn(
-        move |_: LambdaEvent<serde_json::Value>| async move {
-            handle_sweep(ctx, settings).await.map_err(|e| {
-                tracing::error!(error = %Chain(&e), "job sweep failed");
-                lambda_runtime::Error::from(e)
-            })
-        },
-    ))
+    serve_schedule(
+        "job sweep",
+        |ctx| ctx.bulk_queue().map(|_| ()),
+        |ctx, _| Box::pin(handle_sweep(ctx, SweepSettings::from_env())),
+    )
     .await
 }
 
@@ -102,20 +118,14 @@ pub async fn handle_reminders(
 
 /// The whole main of the daily reminder run.
 pub async fn serve_reminders() -> Result<(), lambda_runtime::Error> {
-    init_tracing();
-    let ctx = AppContext::from_env().await?;
-    if ctx.email_queue.is_none() {
-        return Err(ServiceError::internal("EMAIL_QUEUE_URL is not configured").into());
-    }
-    let ctx = &ctx;
-    lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<serde_json::Value>| async move {
-            handle_reminders(ctx, &event.payload).await.map_err(|e| {
-                tracing::error!(error = %Chain(&e), "reminder run failed");
-                lambda_runtime::Error::from(e)
-            })
+    serve_schedule(
+        "reminder run",
+        |ctx| match ctx.email_queue {
+            Some(_) => Ok(()),
+            None => Err(ServiceError::internal("EMAIL_QUEUE_URL is not configured")),
         },
-    ))
+        |ctx, event| Box::pin(handle_reminders(ctx, event)),
+    )
     .await
 }
 
@@ -135,17 +145,10 @@ pub async fn handle_expiry(
 
 /// The whole main of the daily expiry run.
 pub async fn serve_expiry() -> Result<(), lambda_runtime::Error> {
-    init_tracing();
-    let ctx = AppContext::from_env().await?;
-    ctx.bulk_queue()?;
-    let ctx = &ctx;
-    lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<serde_json::Value>| async move {
-            handle_expiry(ctx, &event.payload).await.map_err(|e| {
-                tracing::error!(error = %Chain(&e), "expiry run failed");
-                lambda_runtime::Error::from(e)
-            })
-        },
-    ))
+    serve_schedule(
+        "expiry run",
+        |ctx| ctx.bulk_queue().map(|_| ()),
+        |ctx, event| Box::pin(handle_expiry(ctx, event)),
+    )
     .await
 }

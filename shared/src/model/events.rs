@@ -10,11 +10,10 @@ use serde::Serialize;
 
 use crate::model::{Agreement, AgreementStatus};
 
+pub use crate::model::agreement::TEMPLATE_EXPIRED;
+
 /// The `source` of every event the stack publishes.
 pub const EVENT_SOURCE: &str = "agreements";
-
-/// The `inactive_reason` of an agreement ended because its template expired.
-pub const TEMPLATE_EXPIRED: &str = "template_expired";
 
 /// What happened to an agreement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -26,6 +25,8 @@ pub enum AgreementChange {
     Deactivated,
     /// Ended because its template expired (an inactive reason of `template_expired`).
     Expired,
+    /// An accepted agreement is asked to accept a newer document version of its template.
+    ReacceptanceRequested,
 }
 
 impl AgreementChange {
@@ -37,6 +38,7 @@ impl AgreementChange {
             AgreementChange::Declined => "Agreement Declined",
             AgreementChange::Deactivated => "Agreement Deactivated",
             AgreementChange::Expired => "Agreement Expired",
+            AgreementChange::ReacceptanceRequested => "Agreement Reacceptance Requested",
         }
     }
 }
@@ -65,6 +67,19 @@ pub fn change_of(old: Option<&Agreement>, new: Option<&Agreement>) -> Option<Agr
             if old.declined_on.is_none() && new.declined_on.is_some() =>
         {
             Some(AgreementChange::Declined)
+        }
+        // A new document version to accept, then its acceptance (the version accepted moves).
+        (AgreementStatus::Accepted, AgreementStatus::Accepted)
+            if new.awaiting_document_version.is_some()
+                && new.awaiting_document_version != old.awaiting_document_version =>
+        {
+            Some(AgreementChange::ReacceptanceRequested)
+        }
+        (AgreementStatus::Accepted, AgreementStatus::Accepted)
+            if old.awaiting_document_version.is_some()
+                && new.accepted_document_version != old.accepted_document_version =>
+        {
+            Some(AgreementChange::Accepted)
         }
         _ => None,
     }
@@ -158,6 +173,30 @@ mod tests {
         assert_eq!(
             change_of(Some(&a), Some(&expired)),
             Some(AgreementChange::Expired)
+        );
+    }
+
+    #[test]
+    fn a_new_version_to_accept_and_its_acceptance_are_changes() {
+        let a = pending();
+        let accepted = a
+            .accepted(Id::generate(), Day::today(), Instant::now())
+            .expect("accepted");
+        let asked = accepted.awaiting("2025-06", Instant::now()).expect("asked");
+        assert_eq!(
+            change_of(Some(&accepted), Some(&asked)),
+            Some(AgreementChange::ReacceptanceRequested)
+        );
+        // A notice recorded while it awaits is no second request.
+        let noted = next(&asked, |_| {});
+        assert_eq!(change_of(Some(&asked), Some(&noted)), None);
+        let again = asked
+            .accepted(Id::generate(), Day::today(), Instant::now())
+            .expect("accepted again");
+        assert_eq!(again.accepted_document_version.as_deref(), Some("2025-06"));
+        assert_eq!(
+            change_of(Some(&asked), Some(&again)),
+            Some(AgreementChange::Accepted)
         );
     }
 

@@ -52,14 +52,16 @@ pub async fn handle<C: ProviderConnector>(
                 emails,
                 settings,
             };
-            let pointer = ChunkPointer {
+            chunks(
+                store,
+                queue,
+                &work,
+                settings,
                 job_id,
-                subject: template_id,
-                cursor: cursor.as_deref(),
-            };
-            run_chunks(store, queue, &work, settings, pointer)
-                .await
-                .map(Handled::Chunk)
+                template_id,
+                cursor.as_deref(),
+            )
+            .await
         }
         JobMessage::SyncProvider {
             job_id,
@@ -72,14 +74,16 @@ pub async fn handle<C: ProviderConnector>(
                 connector,
                 settings,
             };
-            let pointer = ChunkPointer {
+            chunks(
+                store,
+                queue,
+                &work,
+                settings,
                 job_id,
-                subject: provider_id,
-                cursor: cursor.as_deref(),
-            };
-            run_chunks(store, queue, &work, settings, pointer)
-                .await
-                .map(Handled::Chunk)
+                provider_id,
+                cursor.as_deref(),
+            )
+            .await
         }
         JobMessage::AttestAgreement { agreement_id, .. } => {
             attestation::attest_agreement(store, connector, agreement_id)
@@ -110,14 +114,16 @@ pub async fn handle<C: ProviderConnector>(
         }
         JobMessage::ImportProviderAccounts { job_id, cursor, .. } => {
             let work = import::ImportProviderAccounts { store, settings };
-            let pointer = ChunkPointer {
+            chunks(
+                store,
+                queue,
+                &work,
+                settings,
                 job_id,
-                subject: job_id,
-                cursor: cursor.as_deref(),
-            };
-            run_chunks(store, queue, &work, settings, pointer)
-                .await
-                .map(Handled::Chunk)
+                job_id,
+                cursor.as_deref(),
+            )
+            .await
         }
         JobMessage::RequestReacceptance {
             job_id,
@@ -130,14 +136,16 @@ pub async fn handle<C: ProviderConnector>(
                 emails,
                 settings,
             };
-            let pointer = ChunkPointer {
+            chunks(
+                store,
+                queue,
+                &work,
+                settings,
                 job_id,
-                subject: template_id,
-                cursor: cursor.as_deref(),
-            };
-            run_chunks(store, queue, &work, settings, pointer)
-                .await
-                .map(Handled::Chunk)
+                template_id,
+                cursor.as_deref(),
+            )
+            .await
         }
         JobMessage::ExpireAgreements {
             job_id,
@@ -146,16 +154,38 @@ pub async fn handle<C: ProviderConnector>(
             ..
         } => {
             let work = template_agreements::ExpireAgreements { store, settings };
-            let pointer = ChunkPointer {
+            chunks(
+                store,
+                queue,
+                &work,
+                settings,
                 job_id,
-                subject: template_id,
-                cursor: cursor.as_deref(),
-            };
-            run_chunks(store, queue, &work, settings, pointer)
-                .await
-                .map(Handled::Chunk)
+                template_id,
+                cursor.as_deref(),
+            )
+            .await
         }
     }
+}
+
+/// Runs a chunk message of a job: its chunk and those that follow, as the runner decides.
+async fn chunks<W: runner::ChunkWork>(
+    store: &Store,
+    queue: &BulkQueue,
+    work: &W,
+    settings: JobSettings,
+    job_id: &str,
+    subject: &str,
+    cursor: Option<&str>,
+) -> Result<Handled, JobError> {
+    let pointer = ChunkPointer {
+        job_id,
+        subject,
+        cursor,
+    };
+    run_chunks(store, queue, work, settings, pointer)
+        .await
+        .map(Handled::Chunk)
 }
 
 /// Ends the work of a message that will not be delivered again: its job fails with `reason`
