@@ -245,24 +245,32 @@ impl NoticeMessage {
 
     /// Reads a body of the e-mail queue, kind and schema first.
     pub fn parse(body: &str) -> Result<NoticeMessage, MessageError> {
-        let value: serde_json::Value =
-            serde_json::from_str(body).map_err(MessageError::Malformed)?;
-        let kind = value
-            .get("kind")
-            .and_then(|k| k.as_str())
-            .ok_or(MessageError::Missing("kind"))?;
-        if kind != NOTICE_KIND {
-            return Err(MessageError::UnknownKind(kind.to_string()));
-        }
-        let schema = value
-            .get("schema")
-            .and_then(|s| s.as_u64())
-            .ok_or(MessageError::Missing("schema"))?;
-        if schema != u64::from(SCHEMA) {
-            return Err(MessageError::UnknownSchema(kind.to_string(), schema));
-        }
-        serde_json::from_value(value).map_err(MessageError::Malformed)
+        parse_single_kind(body, NOTICE_KIND)
     }
+}
+
+/// Reads a body of a queue that carries one kind of message: the kind and schema are checked
+/// before the fields, so a message of a newer schema or another kind is named as such.
+fn parse_single_kind<T: serde::de::DeserializeOwned>(
+    body: &str,
+    expected: &str,
+) -> Result<T, MessageError> {
+    let value: serde_json::Value = serde_json::from_str(body).map_err(MessageError::Malformed)?;
+    let kind = value
+        .get("kind")
+        .and_then(|k| k.as_str())
+        .ok_or(MessageError::Missing("kind"))?;
+    if kind != expected {
+        return Err(MessageError::UnknownKind(kind.to_string()));
+    }
+    let schema = value
+        .get("schema")
+        .and_then(|s| s.as_u64())
+        .ok_or(MessageError::Missing("schema"))?;
+    if schema != u64::from(SCHEMA) {
+        return Err(MessageError::UnknownSchema(kind.to_string(), schema));
+    }
+    serde_json::from_value(value).map_err(MessageError::Malformed)
 }
 
 /// The e-mail queue, for the functions that ask for e-mails.
@@ -356,23 +364,7 @@ impl ExportMessage {
 
     /// Reads a body of the export queue, kind and schema first.
     pub fn parse(body: &str) -> Result<ExportMessage, MessageError> {
-        let value: serde_json::Value =
-            serde_json::from_str(body).map_err(MessageError::Malformed)?;
-        let kind = value
-            .get("kind")
-            .and_then(|k| k.as_str())
-            .ok_or(MessageError::Missing("kind"))?;
-        if kind != EXPORT_KIND {
-            return Err(MessageError::UnknownKind(kind.to_string()));
-        }
-        let schema = value
-            .get("schema")
-            .and_then(|s| s.as_u64())
-            .ok_or(MessageError::Missing("schema"))?;
-        if schema != u64::from(SCHEMA) {
-            return Err(MessageError::UnknownSchema(kind.to_string(), schema));
-        }
-        serde_json::from_value(value).map_err(MessageError::Malformed)
+        parse_single_kind(body, EXPORT_KIND)
     }
 }
 

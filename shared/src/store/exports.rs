@@ -3,11 +3,12 @@
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
-use super::item::{conditional, from_item, key_map, n, s, sdk_error};
+use super::item::{from_item, key_map, n, s, sdk_error};
 use super::{keys, Store, StoreError};
 use crate::model::{Export, ExportStatus, Id, Instant};
 
 impl Store {
+    /// An update of the export's item; `#status` and `#version` name its status and version.
     async fn update_export(
         &self,
         id: &Id,
@@ -16,27 +17,10 @@ impl Store {
         names: &[(&str, &str)],
         values: Vec<(&str, AttributeValue)>,
     ) -> Result<bool, StoreError> {
-        let mut request = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key_map(&keys::export(id), keys::META)))
-            .update_expression(update)
-            .condition_expression(condition)
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_names("#version", "version")
-            .return_values(ReturnValue::None);
-        for (k, v) in names {
-            request = request.expression_attribute_names(*k, *v);
-        }
-        for (k, v) in values {
-            request = request.expression_attribute_values(k, v);
-        }
-        match conditional(request.send().await) {
-            Ok(()) => Ok(true),
-            Err(StoreError::ConditionFailed) => Ok(false),
-            Err(e) => Err(e),
-        }
+        let mut names = names.to_vec();
+        names.extend([("#status", "status"), ("#version", "version")]);
+        self.update_meta_if(&keys::export(id), update, condition, &names, values)
+            .await
     }
 
     /// Pattern 39: a new attempt takes the export — queued, or running under a lease that has

@@ -2,9 +2,9 @@
 //! chunk pointer move together in one conditional UpdateItem, which is what makes every chunk
 //! count exactly once.
 
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::item::{conditional, from_item, key_map, n, s, sdk_error, to_value};
+use super::item::{from_item, n, s, sdk_error, to_value};
 use super::list::ListQuery;
 use super::{keys, Page, PageSpec, Store, StoreError};
 use crate::model::{BulkJob, Id, Instant, JobFilter, JobStatus};
@@ -57,25 +57,8 @@ impl Store {
         names: &[(&str, &str)],
         values: Vec<(&str, AttributeValue)>,
     ) -> Result<bool, StoreError> {
-        let mut request = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key_map(&keys::job(id), keys::META)))
-            .update_expression(update)
-            .condition_expression(condition)
-            .return_values(ReturnValue::None);
-        for (k, v) in names {
-            request = request.expression_attribute_names(*k, *v);
-        }
-        for (k, v) in values {
-            request = request.expression_attribute_values(k, v);
-        }
-        match conditional(request.send().await) {
-            Ok(()) => Ok(true),
-            Err(StoreError::ConditionFailed) => Ok(false),
-            Err(e) => Err(e),
-        }
+        self.update_meta_if(&keys::job(id), update, condition, names, values)
+            .await
     }
 
     /// Queued → running with the number of provider accounts to cover; false if already started.

@@ -43,6 +43,37 @@ impl Store {
         conditional(result)
     }
 
+    /// An UpdateItem on the `#META` item of partition `pk` under `condition`: true when it
+    /// applied, false when the condition did not hold.
+    pub(crate) async fn update_meta_if(
+        &self,
+        pk: &str,
+        update: &str,
+        condition: &str,
+        names: &[(&str, &str)],
+        values: Vec<(&str, AttributeValue)>,
+    ) -> Result<bool, StoreError> {
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_map(pk, super::keys::META)))
+            .update_expression(update)
+            .condition_expression(condition)
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::None);
+        for (k, v) in names {
+            request = request.expression_attribute_names(*k, *v);
+        }
+        for (k, v) in values {
+            request = request.expression_attribute_values(k, v);
+        }
+        match conditional(request.send().await) {
+            Ok(()) => Ok(true),
+            Err(StoreError::ConditionFailed) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Puts an item over one whose `version` is still `expected`.
     pub(crate) async fn put_versioned(&self, item: Item, expected: u64) -> Result<(), StoreError> {
         let result = self
