@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Checks that moto_server's changes (partition_queries, cheap_reads, cheap_transactions,
-cheap_receives) change no answer of moto's, only its cost.
+"""Checks that moto_server's changes (partition_queries, index_queries, cheap_reads,
+cheap_transactions, cheap_receives) change no answer of moto's, only its cost.
 
 A table of several partitions, whose items hold every kind of attribute value, is read page by
 page with a spread of Queries (forward and backward, key conditions, filters, projections of
@@ -227,6 +227,151 @@ def transactions(client, streams, table):
     return outcomes, items, records
 
 
+INDEX_QUERIES = [
+    {"KeyConditionExpression": "GPK = :pk"},
+    {"KeyConditionExpression": "GPK = :pk AND begins_with(GSK, :p)", "p": "A#"},
+    {"KeyConditionExpression": "GPK = :pk AND GSK BETWEEN :a AND :b", "a": "A#2", "b": "B#5"},
+    {"KeyConditionExpression": "GPK = :pk AND GSK > :a", "a": "A#5"},
+    {"KeyConditionExpression": "GPK = :pk AND GSK <= :a", "a": "B#3"},
+    {"KeyConditionExpression": "GPK = :pk AND GSK < :a", "a": "B#3"},
+    {"KeyConditionExpression": "GPK = :pk AND GSK = :a", "a": "A#1"},
+    {"KeyConditionExpression": "GPK = :pk", "FilterExpression": "n > :n", "n": 50},
+    {"KeyConditionExpression": "GPK = :pk", "ProjectionExpression": "SK, n, GSK"},
+]
+
+
+def create_indexed_table(client, name):
+    """A streamed table with an index of all attributes and one of keys only, as the
+    project's own table has."""
+    client.create_table(
+        TableName=name,
+        KeySchema=[
+            {"AttributeName": "PK", "KeyType": "HASH"},
+            {"AttributeName": "SK", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": name, "AttributeType": "S"}
+            for name in ("PK", "SK", "GPK", "GSK", "KPK", "KSK")
+        ],
+        GlobalSecondaryIndexes=[
+            {"IndexName": "GSI", "KeySchema": [
+                {"AttributeName": "GPK", "KeyType": "HASH"},
+                {"AttributeName": "GSK", "KeyType": "RANGE"}],
+             "Projection": {"ProjectionType": "ALL"}},
+            {"IndexName": "KEYS", "KeySchema": [
+                {"AttributeName": "KPK", "KeyType": "HASH"},
+                {"AttributeName": "KSK", "KeyType": "RANGE"}],
+             "Projection": {"ProjectionType": "KEYS_ONLY"}},
+        ],
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+def indexed_item(rng, n):
+    """An item in a partition of each index, or of one, or of none (no sort key); index sort
+    keys repeat, so the table's keys order them."""
+    item = full_item(rng, f"P#{rng.randrange(4)}", f"S#{n:04d}")
+    if rng.random() < 0.85:
+        item["GPK"] = {"S": f"G#{rng.randrange(3)}"}
+        if rng.random() < 0.9:
+            item["GSK"] = {"S": f"{rng.choice('AB')}#{rng.randrange(8)}"}
+    if rng.random() < 0.5:
+        item["KPK"] = {"S": "K#0"}
+        item["KSK"] = {"S": f"{rng.randrange(5)}"}
+    return item
+
+
+def index_reads(client, table):
+    answers = []
+    for index, pk in [("GSI", "G#0"), ("GSI", "G#1"), ("GSI", "G#2"), ("GSI", "G#none"), ("KEYS", "K#0")]:
+        for query in INDEX_QUERIES if index == "GSI" else INDEX_QUERIES[:1]:
+            for forward in (True, False):
+                for limit in (None, 5):
+                    condition = query["KeyConditionExpression"]
+                    if index == "KEYS":
+                        condition = "KPK = :pk"
+                    values = {":pk": {"S": pk}}
+                    for name in ("p", "a", "b"):
+                        if name in query:
+                            values[":" + name] = {"S": query[name]}
+                    if "n" in query:
+                        values[":n"] = {"N": str(query["n"])}
+                    args = {"TableName": table, "IndexName": index,
+                            "KeyConditionExpression": condition,
+                            "ExpressionAttributeValues": values, "ScanIndexForward": forward}
+                    for key in ("FilterExpression", "ProjectionExpression"):
+                        if key in query:
+                            args[key] = query[key]
+                    if limit:
+                        args["Limit"] = limit
+                    answers += pages(client.query, args)
+    return answers
+
+
+def index_changes(client, table, rng):
+    """Reads between writes of every kind that moves an item in or out of an index partition
+    or changes its place: UpdateItem, PutItem over an item, DeleteItem, BatchWriteItem, an
+    applied transaction and one cancelled by its condition."""
+    answers = []
+    key = lambda n: {"PK": {"S": f"P#{n % 4}"}, "SK": {"S": f"S#{n:04d}"}}  # noqa: E731
+    scanned = client.scan(TableName=table)["Items"]
+    keys = [{"PK": i["PK"], "SK": i["SK"]} for i in scanned]
+    keys.sort(key=lambda k: (k["PK"]["S"], k["SK"]["S"]))
+    for n, k in enumerate(keys[:30]):
+        kind = n % 5
+        if kind == 0:
+            client.update_item(TableName=table, Key=k, UpdateExpression="SET GSK = :s",
+                               ExpressionAttributeValues={":s": {"S": f"A#{rng.randrange(8)}"}})
+        elif kind == 1:
+            client.update_item(TableName=table, Key=k, UpdateExpression="REMOVE GPK")
+        elif kind == 2:
+            client.update_item(TableName=table, Key=k,
+                               UpdateExpression="SET GPK = :p, GSK = :s, KPK = :k, KSK = :s",
+                               ExpressionAttributeValues={":p": {"S": "G#1"}, ":s": {"S": "B#0"},
+                                                          ":k": {"S": "K#0"}})
+        elif kind == 3:
+            client.delete_item(TableName=table, Key=k)
+        else:
+            item = indexed_item(rng, 9000 + n)
+            item.update(k)
+            client.put_item(TableName=table, Item=item)
+        if n == 14:
+            answers += index_reads(client, table)
+    client.batch_write_item(RequestItems={table: [
+        {"PutRequest": {"Item": {**indexed_item(rng, 9500 + n), **key(9500 + n)}}}
+        for n in range(10)] + [{"DeleteRequest": {"Key": k}} for k in keys[30:35]]})
+    answers += index_reads(client, table)
+    client.transact_write_items(TransactItems=[
+        {"Update": {"TableName": table, "Key": keys[40], "UpdateExpression": "SET GSK = :s",
+                    "ExpressionAttributeValues": {":s": {"S": "A#0"}}}},
+        {"Put": {"TableName": table, "Item": {**indexed_item(rng, 9700), **key(9700)}}},
+    ])
+    try:
+        client.transact_write_items(TransactItems=[
+            {"Update": {"TableName": table, "Key": keys[41], "UpdateExpression": "SET GPK = :p",
+                        "ExpressionAttributeValues": {":p": {"S": "G#2"}}}},
+            {"Put": {"TableName": table, "Item": {**indexed_item(rng, 9701), **key(9701)}}},
+            {"Update": {"TableName": table, "Key": keys[42], "UpdateExpression": "SET n = :n",
+                        "ConditionExpression": "attribute_not_exists(PK)",
+                        "ExpressionAttributeValues": {":n": {"N": "1"}}}},
+        ])
+        answers.append("not cancelled")
+    except client.exceptions.TransactionCanceledException:
+        answers.append("cancelled")
+    answers += index_reads(client, table)
+    return answers
+
+
+def index_check(client, table, seed):
+    """Every index answer of a fresh streamed table, then of it through a run of writes."""
+    create_indexed_table(client, table)
+    rng = random.Random(seed)
+    for n in range(120):
+        client.put_item(TableName=table, Item=indexed_item(rng, n))
+    return index_reads(client, table) + index_changes(client, table, rng)
+
+
 def retention(name):
     """What the retention check decides of a fresh message and of one past the period, and what
     a ReceiveMessage answers of the queue."""
@@ -274,6 +419,7 @@ def main() -> None:
     client = boto3.client("dynamodb", region_name="us-east-1")
     streams = boto3.client("dynamodbstreams", region_name="us-east-1")
     shipped_transactions = transactions(client, streams, "tx1")
+    shipped_index = index_check(client, "g1", 11)
     create_table(client, "t")
     rng = random.Random(7)
     for i in range(200):
@@ -305,8 +451,16 @@ def main() -> None:
     for item in gone:
         client.put_item(TableName="t", Item=item)
     moto_server.partition_queries()
+    moto_server.index_queries()
     moto_server.cheap_reads()
     moto_server.cheap_transactions()
+    patched_index = index_check(client, "g2", 11)
+    assert len(shipped_index) == len(patched_index), (len(shipped_index), len(patched_index))
+    for n, (a, b) in enumerate(zip(shipped_index, patched_index)):
+        assert a == b, f"index answer {n} differs:\n{str(a)[:600]}\n{str(b)[:600]}"
+    assert "cancelled" in patched_index and len(patched_index) > 500, len(patched_index)
+    print(f"moto_server.index_queries: {len(patched_index)} index Query pages, read between "
+          "writes of every kind, equal to moto's own")
     patched_transactions = transactions(client, streams, "tx2")
     for n, (a, b) in enumerate(zip(shipped_transactions, patched_transactions)):
         assert a == b, f"transactions: {['answers', 'table', 'stream'][n]} differ:\n{a}\n{b}"

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use integration_tests::api::{customer_token, id, Api};
-use integration_tests::{dynamodb, put_items};
+use integration_tests::{dynamodb, put_items, sqs};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use shared::model::{
@@ -589,6 +589,54 @@ async fn the_signer_is_emailed_the_new_version_and_can_be_reminded_until_it_acce
     let reminded = api.post(&remind, json!({})).await;
     assert_eq!(reminded.status, StatusCode::OK, "{:?}", reminded.body);
     assert_eq!(to_signer(&api.stack.outbox()).len(), 2);
+    // The daily run reminds of the new version on the cadence's days after its publication,
+    // once however often it comes, and says which version it is about.
+    let mut ctx = AppContext::with_client(
+        dynamodb().await,
+        api.stack.table_name().to_string(),
+        b"reaccept-reminder-cursor-key-0123456789ab",
+    )
+    .expect("context");
+    ctx.email_queue = Some(shared::queue::EmailQueue::new(
+        sqs().await,
+        api.stack.queue_url("EmailQueue").expect("e-mail queue"),
+    ));
+    let on = |days: i64| json!({"time": format!("{}T08:00:00Z", Day::today().plus_days(days))});
+    let step3 = "reaccept-reminder:3:2025-06";
+    let day2 = shared::entrypoints::schedule::handle_reminders(&ctx, &on(2))
+        .await
+        .expect("run");
+    assert_eq!(day2["queued"].get(step3), None, "{day2:?}");
+    let day3 = shared::entrypoints::schedule::handle_reminders(&ctx, &on(3))
+        .await
+        .expect("run");
+    assert_eq!(day3["queued"][step3], 1, "{day3:?}");
+    let mut mails = to_signer(&api.stack.outbox());
+    for _ in 0..300 {
+        if mails.len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        mails = to_signer(&api.stack.outbox());
+    }
+    assert_eq!(mails.len(), 3, "{mails:?}");
+    assert!(
+        mails[2].text.contains("new version 2025-06"),
+        "{}",
+        mails[2].text
+    );
+    let again = shared::entrypoints::schedule::handle_reminders(&ctx, &on(3))
+        .await
+        .expect("run");
+    assert_eq!(again["queued"][step3], 0, "{again:?}");
+    let actions = |history: Vec<Value>| {
+        history
+            .iter()
+            .map(|e| e["action"].as_str().unwrap_or_default().to_string())
+            .collect::<Vec<_>>()
+    };
+    let history = actions(api.all(&format!("/agreements/{agreement}/history")).await);
+    assert_eq!(count(&history, "reminder_sent"), 2, "{history:?}");
     let second = api
         .call(reqwest::Method::POST, &confirm, Some(&token), None)
         .await;
@@ -596,6 +644,11 @@ async fn the_signer_is_emailed_the_new_version_and_can_be_reminded_until_it_acce
     api.post(&remind, json!({}))
         .await
         .assert_problem(409, "conflict");
+    // Accepted again: the day-7 reminder finds no one.
+    let day7 = shared::entrypoints::schedule::handle_reminders(&ctx, &on(7))
+        .await
+        .expect("run");
+    assert_eq!(day7["queued"]["reaccept-reminder:7:2025-06"], 0, "{day7:?}");
     // Integrations heard each change once: created, accepted, asked again, accepted again.
     let events = integration_tests::events::settled_events(&api, &[&agreement], 4).await;
     assert_eq!(

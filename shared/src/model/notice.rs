@@ -21,6 +21,9 @@ pub enum NoticeStep {
     /// The portal link asking an accepted agreement's signer to accept a new document version
     /// (a version published with `requires_reacceptance` and `notify`).
     Reaccept(String),
+    /// The reminder on day `n` after a document version asking for re-acceptance was published,
+    /// while the agreement still awaits it.
+    ReacceptReminder { version: String, day: u16 },
 }
 
 impl NoticeStep {
@@ -32,6 +35,9 @@ impl NoticeStep {
             NoticeStep::Manual(id) => format!("remind:{id}"),
             NoticeStep::Receipt(version) => format!("receipt:{version}"),
             NoticeStep::Reaccept(version) => format!("reaccept:{version}"),
+            NoticeStep::ReacceptReminder { version, day } => {
+                format!("reaccept-reminder:{day}:{version}")
+            }
         }
     }
 
@@ -46,6 +52,16 @@ impl NoticeStep {
             Some(("reaccept", version)) if !version.is_empty() && version.len() <= 64 => {
                 Some(NoticeStep::Reaccept(version.to_string()))
             }
+            Some(("reaccept-reminder", rest)) => {
+                let (day, version) = rest.split_once(':')?;
+                if version.is_empty() || version.len() > 64 {
+                    return None;
+                }
+                Some(NoticeStep::ReacceptReminder {
+                    version: version.to_string(),
+                    day: day.parse().ok()?,
+                })
+            }
             _ => None,
         }
     }
@@ -54,7 +70,9 @@ impl NoticeStep {
     pub fn action(&self) -> HistoryAction {
         match self {
             NoticeStep::Link | NoticeStep::Reaccept(_) => HistoryAction::LinkSent,
-            NoticeStep::Reminder(_) | NoticeStep::Manual(_) => HistoryAction::ReminderSent,
+            NoticeStep::Reminder(_)
+            | NoticeStep::Manual(_)
+            | NoticeStep::ReacceptReminder { .. } => HistoryAction::ReminderSent,
             NoticeStep::Receipt(_) => HistoryAction::ReceiptSent,
         }
     }
@@ -151,6 +169,11 @@ mod tests {
             NoticeStep::Reminder(7),
             NoticeStep::Manual(Id::generate()),
             NoticeStep::Receipt("2024-01".into()),
+            NoticeStep::Reaccept("2025-06".into()),
+            NoticeStep::ReacceptReminder {
+                version: "v2:final".into(),
+                day: 14,
+            },
         ] {
             assert_eq!(NoticeStep::parse(&step.key()), Some(step.clone()));
         }
@@ -161,6 +184,9 @@ mod tests {
             "remind:nope",
             "receipt:",
             "other:1",
+            "reaccept-reminder:3",
+            "reaccept-reminder:x:v2",
+            "reaccept-reminder:3:",
         ] {
             assert_eq!(NoticeStep::parse(bad), None, "{bad}");
         }

@@ -351,7 +351,9 @@ impl NoticeStep {
             // Staff asked for this one: a declined agreement is still reminded, and so is an
             // accepted one awaiting a newer version.
             NoticeStep::Manual(_) => Wanted::PendingOrAwaiting,
-            NoticeStep::Reaccept(version) => Wanted::AwaitingVersion(version.clone()),
+            NoticeStep::Reaccept(version) | NoticeStep::ReacceptReminder { version, .. } => {
+                Wanted::AwaitingVersion(version.clone())
+            }
             NoticeStep::Link | NoticeStep::Reminder(_) => Wanted::PendingNotDeclined,
         }
     }
@@ -359,7 +361,7 @@ impl NoticeStep {
     fn action_name(&self) -> &'static str {
         match self {
             NoticeStep::Link => "link",
-            NoticeStep::Reminder(_) => "reminder",
+            NoticeStep::Reminder(_) | NoticeStep::ReacceptReminder { .. } => "reminder",
             NoticeStep::Manual(_) => "remind",
             NoticeStep::Receipt(_) => "receipt",
             NoticeStep::Reaccept(_) => "reaccept",
@@ -382,14 +384,14 @@ fn unwanted(agreement: &Agreement, step: &NoticeStep) -> Option<String> {
             agreement.status.as_str()
         )),
         NoticeStep::Manual(_) => None,
-        NoticeStep::Reaccept(version)
+        NoticeStep::Reaccept(version) | NoticeStep::ReacceptReminder { version, .. }
             if agreement.awaiting_document_version.as_deref() != Some(version.as_str()) =>
         {
             Some(format!(
                 "the agreement does not await document version {version}"
             ))
         }
-        NoticeStep::Reaccept(_) => None,
+        NoticeStep::Reaccept(_) | NoticeStep::ReacceptReminder { .. } => None,
         _ if agreement.declined_on.is_some() && agreement.status == AgreementStatus::Pending => {
             Some("the customer declined it".into())
         }
@@ -495,6 +497,11 @@ pub struct ReminderRun {
 /// is `today` (or was up to [`REMINDER_CATCH_UP_DAYS`] before, if that run was missed) and that
 /// has no record of that reminder. Reads only the agreements created on those days, through the
 /// index of all agreements by creation time; never the table.
+///
+/// Re-acceptance follows the same cadence, counted from the day a document version asking for
+/// it was published: each open template whose current version asks for re-acceptance and was
+/// published on a due day has its agreements still awaiting that version reminded
+/// (`reaccept-reminder:<day>:<version>`, once each).
 pub async fn queue_reminders(
     store: &Store,
     queue: &EmailQueue,
@@ -505,34 +512,115 @@ pub async fn queue_reminders(
         today: today.to_string(),
         queued: HashMap::new(),
     };
-    for (step, oldest, newest) in cadence.due_on(today, REMINDER_CATCH_UP_DAYS) {
+    let due = cadence.due_on(today, REMINDER_CATCH_UP_DAYS);
+    for (step, oldest, newest) in &due {
+        let queued = queue_all(queue, step, |cursor| async move {
+            let page = PageSpec {
+                limit: 500,
+                cursor: cursor.as_deref(),
+            };
+            store.due_for_reminder(*oldest, *newest, step, page).await
+        })
+        .await?;
+        tracing::info!(step = %step, %oldest, %newest, queued, "reminders queued");
+        run.queued.insert(step.key(), queued);
+    }
+    for (template, version) in reacceptances(store, today).await? {
+        for (step, oldest, newest) in &due {
+            let NoticeStep::Reminder(day) = step else {
+                continue;
+            };
+            let published = version.published_at.day();
+            if published < *oldest || published > *newest {
+                continue;
+            }
+            let step = NoticeStep::ReacceptReminder {
+                version: version.document_version.clone(),
+                day: *day,
+            };
+            let (step, template_id) = (&step, &template.id);
+            let awaited = version.document_version.as_str();
+            let queued = queue_all(queue, step, |cursor| async move {
+                let page = PageSpec {
+                    limit: 500,
+                    cursor: cursor.as_deref(),
+                };
+                store
+                    .awaiting_reminder(template_id, awaited, step, page)
+                    .await
+            })
+            .await?;
+            tracing::info!(step = %step, template_id = %template.id, queued, "re-acceptance reminders queued");
+            *run.queued.entry(step.key()).or_default() += queued;
+        }
+    }
+    Ok(run)
+}
+
+/// Queues `step` for every agreement of every page `read` answers; answers how many.
+async fn queue_all<F, Fut>(
+    queue: &EmailQueue,
+    step: &NoticeStep,
+    mut read: F,
+) -> ServiceResult<usize>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<crate::store::Page<Agreement>, StoreError>>,
+{
+    let mut cursor: Option<String> = None;
+    let mut queued = 0usize;
+    loop {
+        let page = read(cursor.take()).await?;
+        let messages: Vec<NoticeMessage> = page
+            .items
+            .iter()
+            .map(|a| NoticeMessage::new(a.id.as_str(), step, None))
+            .collect();
+        queued += queue.send_all(&messages).await?;
+        cursor = page.next_cursor;
+        if cursor.is_none() {
+            return Ok(queued);
+        }
+    }
+}
+
+/// The open templates whose current document version asks for re-acceptance, with that
+/// version's record.
+async fn reacceptances(
+    store: &Store,
+    today: Day,
+) -> ServiceResult<Vec<(AgreementTemplate, crate::model::TemplateVersion)>> {
+    let mut found = Vec::new();
+    for template in store.all_templates().await? {
+        if !template.is_open(today) {
+            continue;
+        }
         let mut cursor: Option<String> = None;
-        let mut queued = 0usize;
+        let mut current = None;
         loop {
             let page = store
-                .due_for_reminder(
-                    oldest,
-                    newest,
-                    &step,
+                .template_versions(
+                    &template.id,
                     PageSpec {
-                        limit: 500,
+                        limit: 100,
                         cursor: cursor.as_deref(),
                     },
                 )
                 .await?;
-            let messages: Vec<NoticeMessage> = page
+            current = page
                 .items
-                .iter()
-                .map(|a| NoticeMessage::new(a.id.as_str(), &step, None))
-                .collect();
-            queued += queue.send_all(&messages).await?;
+                .into_iter()
+                .rev()
+                .find(|v| v.document_version == template.document_version)
+                .or(current);
             cursor = page.next_cursor;
             if cursor.is_none() {
                 break;
             }
         }
-        tracing::info!(step = %step, %oldest, %newest, queued, "reminders queued");
-        run.queued.insert(step.key(), queued);
+        if let Some(version) = current.filter(|v| v.requires_reacceptance) {
+            found.push((template, version));
+        }
     }
-    Ok(run)
+    Ok(found)
 }

@@ -150,7 +150,7 @@ pub(super) fn agreement_item(
 }
 
 /// The most selective collection for the filters; the rest become filter expressions.
-fn agreement_query(filter: &AgreementFilter) -> ListQuery {
+pub(super) fn agreement_query(filter: &AgreementFilter) -> ListQuery {
     let mut query = if let Some(account) = &filter.account_id {
         let q = ListQuery::index(Some("GSI1"), keys::account(account), keys::AGREEMENT_PREFIX);
         match &filter.template_id {

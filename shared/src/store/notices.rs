@@ -264,4 +264,24 @@ impl Store {
         .empty(notice_attribute(step));
         self.list(&query, page).await
     }
+
+    /// Pattern 16 for a re-acceptance reminder: the template's accepted agreements that still
+    /// await `version` and have no record of `step`.
+    pub async fn awaiting_reminder(
+        &self,
+        template: &Id,
+        version: &str,
+        step: &NoticeStep,
+        page: PageSpec<'_>,
+    ) -> Result<Page<Agreement>, StoreError> {
+        let filter = crate::model::AgreementFilter {
+            template_id: Some(template.clone()),
+            status: Some(AgreementStatus::Accepted),
+            ..Default::default()
+        };
+        let query = super::agreements::agreement_query(&filter)
+            .equal("awaiting_document_version", version.to_string())
+            .empty(notice_attribute(step));
+        self.list(&query, page).await
+    }
 }
