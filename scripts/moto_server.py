@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""moto's server with these changes: DynamoDB requests are handled one at a time, a Query
-(of the table or of an index) reads only its page, a projected Query copies only what it returns, and a transaction copies
-only the items it writes.
+"""moto's server with these changes: DynamoDB requests are handled one at a time, a Query (of
+the table or of an index) reads only its page, a projected Query copies only what it returns,
+and a transaction copies only the items it writes.
 
 moto's DynamoDB handlers are not thread-safe: a conditional PutItem checks and writes in two
 steps, and TransactWriteItems snapshots whole tables, so two requests handled at once can both

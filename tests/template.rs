@@ -250,7 +250,8 @@ fn no_secret_travels_in_an_environment_variable() {
             );
         }
         // The cursor key's secret (Globals) is readable by every function that builds the
-        // shared context; publish-events (the stream to EventBridge) does not, so it may not.
+        // shared context; publish-events (the stream to EventBridge) and portal-page (a static
+        // page) do not, so they may not.
         assert_eq!(
             function.environment.get("CURSOR_KEY_SECRET_ARN"),
             Some(&serde_yaml::from_str::<Value>("!Ref CursorKey").expect("YAML")),
@@ -261,7 +262,10 @@ fn no_secret_travels_in_an_environment_variable() {
             p["AWSSecretsManagerGetSecretValuePolicy"]["SecretArn"]
                 == serde_yaml::from_str::<Value>("!Ref CursorKey").expect("YAML")
         });
-        let needs_cursor_key = name != "PublishEventsFunction";
+        let needs_cursor_key = !matches!(
+            name.as_str(),
+            "PublishEventsFunction" | "PortalPageFunction"
+        );
         assert_eq!(
             reads_cursor_key, needs_cursor_key,
             "{name}: reads the CursorKey secret: {reads_cursor_key}, needs it: {needs_cursor_key}"

@@ -352,6 +352,52 @@ async fn a_reacceptance_with_no_accepted_agreements_completes_with_zero() {
         .await;
     assert_eq!(quiet.status, StatusCode::CREATED, "{:?}", quiet.body);
     assert_eq!(quiet.body["job_id"], Value::Null);
+    // A document version set by PATCH is recorded too, without what changed in the last one;
+    // a PATCH that keeps the version records none.
+    let staff = integration_tests::api::staff_token();
+    let patched = api
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/agreement-templates/{template}"),
+            Some(&staff),
+            Some(
+                json!({"document_version": "2025-03", "agreement_link": "https://example.com/v4"}),
+            ),
+        )
+        .await;
+    assert_eq!(patched.status, StatusCode::OK, "{:?}", patched.body);
+    assert_eq!(patched.body["change_summary"], Value::Null);
+    let renamed = api
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/agreement-templates/{template}"),
+            Some(&staff),
+            Some(json!({"name": "Renamed"})),
+        )
+        .await;
+    assert_eq!(renamed.status, StatusCode::OK, "{:?}", renamed.body);
+    let versions = api
+        .all(&format!("/agreement-templates/{template}/versions"))
+        .await;
+    let listed: Vec<(&str, &str, bool)> = versions
+        .iter()
+        .map(|v| {
+            (
+                v["document_version"].as_str().unwrap_or_default(),
+                v["agreement_link"].as_str().unwrap_or_default(),
+                v["requires_reacceptance"].as_bool().unwrap_or(true),
+            )
+        })
+        .collect();
+    assert_eq!(listed.len(), 4, "{versions:?}");
+    assert_eq!(
+        &listed[1..],
+        &[
+            ("2025-01", "https://example.com/v2", true),
+            ("2025-02", "https://example.com/v3", false),
+            ("2025-03", "https://example.com/v4", false),
+        ]
+    );
     api.post(
         &format!("/agreement-templates/{}/versions", ulid::Ulid::new()),
         json!({"document_version": "x", "agreement_link": "https://example.com/x",

@@ -11,6 +11,7 @@ pub mod model;
 pub mod queue;
 pub mod services;
 pub mod store;
+pub mod tls;
 
 pub use config::AppContext;
 pub use error::{ServiceError, ServiceResult};

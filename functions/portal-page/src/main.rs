@@ -2,5 +2,6 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::entrypoints::http::serve(shared::entrypoints::http::handlers::portal::portal_page).await
+    shared::entrypoints::http::serve_stateless(shared::entrypoints::http::handlers::portal::page)
+        .await
 }

@@ -62,7 +62,7 @@ impl CustomerIdp {
         if !(jwks_url.starts_with("https://") || jwks_url.starts_with("http://127.0.0.1")) {
             return Err("CUSTOMER_IDP_JWKS_URL must be an https URL".into());
         }
-        let http = reqwest::Client::builder()
+        let http = crate::tls::http_client()
             .timeout(Duration::from_secs(3))
             .build()
             .map_err(|e| format!("no HTTP client: {e}"))?;

@@ -85,9 +85,48 @@ pub async fn update_template(
     if_match: Option<u64>,
 ) -> ServiceResult<AgreementTemplate> {
     caller.require_staff()?;
-    change(store, id, if_match, |t| {
-        t.patched(patch.clone(), Instant::now())
-    })
+    let id = known_id(id, "agreement template")?;
+    let publisher = caller.subject().to_string();
+    change_versioned(
+        "template",
+        if_match,
+        || load(store, &id),
+        |t| {
+            let mut next = t.patched(patch.clone(), Instant::now())?;
+            if next.document_version != t.document_version {
+                // What changed in the earlier version does not describe this one.
+                next.change_summary = None;
+            }
+            Ok(next)
+        },
+        |current, next| {
+            let publisher = publisher.clone();
+            async move {
+                if next.document_version == current.document_version {
+                    store.replace(&next, current.version).await?;
+                } else {
+                    // A document version set by PATCH is recorded as published, so the versions
+                    // list stays whole (without re-acceptance: that is POST …/versions).
+                    let version = TemplateVersion {
+                        id: Id::generate(),
+                        template_id: next.id.clone(),
+                        document_version: next.document_version.clone(),
+                        agreement_link: next.agreement_link.clone(),
+                        effective_date: next.effective_date,
+                        change_summary: None,
+                        requires_reacceptance: false,
+                        job_id: None,
+                        published_by: publisher,
+                        published_at: next.updated_at,
+                    };
+                    store
+                        .publish_template_version(&next, current.version, &version, None)
+                        .await?;
+                }
+                Ok(next)
+            }
+        },
+    )
     .await
 }
 

@@ -120,7 +120,7 @@ impl PartnerCenterClient {
         }
         let base_url = checked_url("base_url", config.base_url.trim_end_matches('/'))?;
         let token_url = checked_url("token_url", &config.token_url)?;
-        let http = reqwest::Client::builder()
+        let http = crate::tls::http_client()
             .timeout(config.timeout)
             .connect_timeout(config.timeout.min(Duration::from_secs(10)))
             // A redirect would resend the bearer token somewhere this client was not told of.

@@ -135,6 +135,20 @@ where
     render(handler(ctx, request).await)
 }
 
+/// The whole main of an API function that needs no AWS context (a static page): logs and the
+/// Lambda loop, no clients or secrets read at start.
+pub async fn serve_stateless<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
+where
+    F: Fn(Request) -> Fut + Copy + Send + Sync + 'static,
+    Fut: Future<Output = ServiceResult<Reply>> + Send,
+{
+    init_tracing();
+    lambda_http::run(service_fn(move |request: Request| async move {
+        Ok::<_, std::convert::Infallible>(render(handler(request).await))
+    }))
+    .await
+}
+
 /// The whole main of an API function: logs, context, and the Lambda loop around `handler`.
 pub async fn serve<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
 where

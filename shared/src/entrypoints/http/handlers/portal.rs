@@ -77,6 +77,11 @@ pub async fn start_attestation(ctx: Arc<AppContext>, request: Request) -> Servic
         .map(super::agreements::without_etag)
 }
 
-pub async fn portal_page(_ctx: Arc<AppContext>, _request: Request) -> ServiceResult<Reply> {
+pub async fn portal_page(_ctx: Arc<AppContext>, request: Request) -> ServiceResult<Reply> {
+    page(request).await
+}
+
+/// The page itself: it needs no context (see `serve_stateless`).
+pub async fn page(_request: Request) -> ServiceResult<Reply> {
     Ok(Reply::html(PAGE.to_string()))
 }
