@@ -48,6 +48,10 @@ wait "$moto_check" || check_status=$?
 moto_check=""
 cat .local/test_moto_server.log
 if [ "$check_status" -ne 0 ]; then exit "$check_status"; fi
+# Built alone, the shared crate has the functions' feature set: reqwest without a crypto provider
+# of its own (the workspace build adds the test crates' ring one). Its TLS set-up is checked so.
+echo "==> cargo test -p shared --lib tls (the functions' TLS set-up, as deployed)"
+cargo test -p shared --lib tls
 echo "==> cargo test"
 set +e
 cargo test --workspace --no-fail-fast 2>&1 | tee .local/test.log
