@@ -90,6 +90,32 @@ _LOWER_BOUNDS = {
 }
 
 
+def _limit_window(range_comparison, range_objs, limit, forward, kwargs):
+    """For a forward Query with a Limit whose key condition selects one run of sorted string
+    keys: (the bisect finding the run's start, or None for the first key; the condition's
+    value; the Limit). None when the page's matches cannot be bounded so."""
+    comparison = (range_comparison or "").upper()
+    bound_values = [obj.cast_value for obj in range_objs or []]
+    # Legacy QueryFilter conditions (moto's filter_kwargs) are matched inside the loop that
+    # counts the Limit; a FilterExpression is applied after it.
+    filtered = any(key not in ("hash_key_conditions", "range_key_conditions") for key in kwargs)
+    if not forward or not isinstance(limit, int) or limit <= 0 or filtered \
+            or (comparison and comparison not in _LOWER_BOUNDS) \
+            or not all(isinstance(v, str) for v in bound_values):
+        return None
+    bound = _LOWER_BOUNDS.get(comparison)
+    return bound, (bound_values[0] if bound else None), limit
+
+
+def _scoped(variable, scope, query, *args, **kwargs):
+    """moto's Query (`query`) run with `variable` set to `scope`."""
+    token = variable.set(scope)
+    try:
+        return query(*args, **kwargs)
+    finally:
+        variable.reset(token)
+
+
 class _Partition(dict):
     """A table partition (range key -> item) that knows when its set of keys changed, so its
     sorted keys can be kept between Queries."""
@@ -174,26 +200,11 @@ def partition_queries() -> None:
                     start = DynamoType(start_range)
             if exclusive_start_key is None or start is not None:
                 forward = scan_index_forward is not False
-                window = None
-                comparison = (range_comparison or "").upper()
-                bound_values = [obj.cast_value for obj in range_objs or []]
-                # Legacy QueryFilter conditions (moto's filter_kwargs) are matched inside the
-                # loop that counts the Limit; a FilterExpression is applied after it.
-                filtered = any(key not in ("hash_key_conditions", "range_key_conditions")
-                               for key in kwargs)
-                if forward and isinstance(limit, int) and limit > 0 and not filtered \
-                        and (not comparison or comparison in _LOWER_BOUNDS) \
-                        and all(isinstance(v, str) for v in bound_values):
-                    bound = _LOWER_BOUNDS.get(comparison)
-                    window = (bound, bound_values[0] if bound else None, limit)
+                window = _limit_window(range_comparison, range_objs, limit, forward, kwargs)
                 scope = (self, hash_key, start, forward, window)
-        token = _partition.set(scope)
-        try:
-            return original_query(self, hash_key, range_comparison, range_objs, limit,
-                                  exclusive_start_key, scan_index_forward,
-                                  projection_expressions, index_name, *args, **kwargs)
-        finally:
-            _partition.reset(token)
+        return _scoped(_partition, scope, original_query, self, hash_key, range_comparison,
+                       range_objs, limit, exclusive_start_key, scan_index_forward,
+                       projection_expressions, index_name, *args, **kwargs)
 
     def all_items(self):
         scope = _partition.get()
@@ -353,16 +364,11 @@ def index_queries() -> None:
                 low = bisect.bisect_right(keys, start)
             else:
                 high = bisect.bisect_left(keys, start)
-        comparison = (range_comparison or "").upper()
-        bound_values = [obj.cast_value for obj in range_objs or []]
-        filtered = any(key not in ("hash_key_conditions", "range_key_conditions")
-                       for key in kwargs)
-        if forward and isinstance(limit, int) and limit > 0 and not filtered \
-                and (not comparison or comparison in _LOWER_BOUNDS) \
-                and all(isinstance(v, str) for v in bound_values):
-            bound = _LOWER_BOUNDS.get(comparison)
+        limited = _limit_window(range_comparison, range_objs, limit, forward, kwargs)
+        if limited is not None:
+            bound, value, limit = limited
             if bound is not None:
-                low = max(low, bound(values, bound_values[0]))
+                low = max(low, bound(values, value))
             high = min(high, low + limit + 1)
         return table, items[low:high]
 
@@ -373,13 +379,9 @@ def index_queries() -> None:
             scope = window(self, hash_key, range_comparison, range_objs, limit,
                            exclusive_start_key, scan_index_forward is not False, index_name,
                            kwargs)
-        token = _index_window.set(scope)
-        try:
-            return previous_query(self, hash_key, range_comparison, range_objs, limit,
-                                  exclusive_start_key, scan_index_forward,
-                                  projection_expressions, index_name, *args, **kwargs)
-        finally:
-            _index_window.reset(token)
+        return _scoped(_index_window, scope, previous_query, self, hash_key, range_comparison,
+                       range_objs, limit, exclusive_start_key, scan_index_forward,
+                       projection_expressions, index_name, *args, **kwargs)
 
     def all_items(self):
         scope = _index_window.get()
