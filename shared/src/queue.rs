@@ -155,12 +155,21 @@ pub enum MessageError {
 /// Reads a message body. The kind and schema are checked before the fields, so a message of a
 /// newer schema or an unknown kind is named as such rather than as malformed.
 pub fn parse(body: &str) -> Result<JobMessage, MessageError> {
+    parse_checked(body, |kind| KINDS.contains(&kind))
+}
+
+/// Reads a body whose kind `known` accepts: the kind and schema are checked before the
+/// fields, so a message of a newer schema or an unknown kind is named as such.
+fn parse_checked<T: serde::de::DeserializeOwned>(
+    body: &str,
+    known: impl Fn(&str) -> bool,
+) -> Result<T, MessageError> {
     let value: serde_json::Value = serde_json::from_str(body).map_err(MessageError::Malformed)?;
     let kind = value
         .get("kind")
         .and_then(|k| k.as_str())
         .ok_or(MessageError::Missing("kind"))?;
-    if !KINDS.contains(&kind) {
+    if !known(kind) {
         return Err(MessageError::UnknownKind(kind.to_string()));
     }
     let schema = value
@@ -249,28 +258,12 @@ impl NoticeMessage {
     }
 }
 
-/// Reads a body of a queue that carries one kind of message: the kind and schema are checked
-/// before the fields, so a message of a newer schema or another kind is named as such.
+/// Reads a body of a queue that carries one kind of message.
 fn parse_single_kind<T: serde::de::DeserializeOwned>(
     body: &str,
     expected: &str,
 ) -> Result<T, MessageError> {
-    let value: serde_json::Value = serde_json::from_str(body).map_err(MessageError::Malformed)?;
-    let kind = value
-        .get("kind")
-        .and_then(|k| k.as_str())
-        .ok_or(MessageError::Missing("kind"))?;
-    if kind != expected {
-        return Err(MessageError::UnknownKind(kind.to_string()));
-    }
-    let schema = value
-        .get("schema")
-        .and_then(|s| s.as_u64())
-        .ok_or(MessageError::Missing("schema"))?;
-    if schema != u64::from(SCHEMA) {
-        return Err(MessageError::UnknownSchema(kind.to_string(), schema));
-    }
-    serde_json::from_value(value).map_err(MessageError::Malformed)
+    parse_checked(body, |kind| kind == expected)
 }
 
 /// The e-mail queue, for the functions that ask for e-mails.

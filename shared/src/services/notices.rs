@@ -595,29 +595,12 @@ async fn reacceptances(
         if !template.is_open(today) {
             continue;
         }
-        let mut cursor: Option<String> = None;
-        let mut current = None;
-        loop {
-            let page = store
-                .template_versions(
-                    &template.id,
-                    PageSpec {
-                        limit: 100,
-                        cursor: cursor.as_deref(),
-                    },
-                )
-                .await?;
-            current = page
-                .items
-                .into_iter()
-                .rev()
-                .find(|v| v.document_version == template.document_version)
-                .or(current);
-            cursor = page.next_cursor;
-            if cursor.is_none() {
-                break;
-            }
-        }
+        let current = store
+            .all_template_versions(&template.id)
+            .await?
+            .into_iter()
+            .rev()
+            .find(|v| v.document_version == template.document_version);
         if let Some(version) = current.filter(|v| v.requires_reacceptance) {
             found.push((template, version));
         }

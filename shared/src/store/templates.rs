@@ -10,6 +10,9 @@ use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 /// A provider has few templates; a sync reads them all.
 const MAX_TEMPLATES: usize = 1000;
 
+/// A template's versions are published by hand, a few a year.
+const MAX_VERSIONS: usize = 10_000;
+
 impl Store {
     /// Pattern 10: the templates, all or of one provider, optionally in one state.
     pub async fn templates(
@@ -131,6 +134,21 @@ impl Store {
     ) -> Result<Page<TemplateVersion>, StoreError> {
         let query = ListQuery::table(keys::template(template), keys::VERSION_PREFIX);
         self.list(&query, page).await
+    }
+
+    /// Pattern 43, whole: a template's versions, oldest first (the daily reminder run looks for
+    /// the record of the current one).
+    pub async fn all_template_versions(
+        &self,
+        template: &Id,
+    ) -> Result<Vec<TemplateVersion>, StoreError> {
+        self.collection(
+            None,
+            &keys::template(template),
+            keys::VERSION_PREFIX,
+            MAX_VERSIONS,
+        )
+        .await
     }
 }
 
