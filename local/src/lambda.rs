@@ -163,6 +163,11 @@ impl Pool {
         &self.inner.spec.name
     }
 
+    /// What the pool starts its processes from.
+    pub fn spec(&self) -> &FunctionSpec {
+        &self.inner.spec
+    }
+
     fn lock(&self) -> MutexGuard<'_, PoolState> {
         // Every critical section leaves the state consistent, so a poisoned lock is still usable.
         self.inner

@@ -167,6 +167,15 @@ pub struct RunningStack {
 }
 
 impl RunningStack {
+    /// The function whose binary is `binary`: its executable and resolved environment (the
+    /// Lambda runtime's own variables are not in it).
+    pub fn function(&self, binary: &str) -> Option<FunctionSpec> {
+        self.pools
+            .iter()
+            .find(|pool| pool.name() == binary)
+            .map(|pool| pool.spec().clone())
+    }
+
     /// `http://<host>:<port>` of the HTTP API.
     pub fn base_url(&self) -> &str {
         &self.base_url

@@ -7,6 +7,7 @@ use crate::email::{Mailer, SenderAddress};
 use crate::error::ServiceError;
 use crate::model::{LinkKey, ReminderCadence};
 use crate::queue::{BulkQueue, EmailQueue, ExportQueue};
+use crate::secrets::Secret;
 use crate::store::{CursorSigner, Store};
 
 #[derive(Debug, thiserror::Error)]
@@ -32,8 +33,9 @@ pub struct AppContext {
     pub sync_platforms: Vec<&'static str>,
     /// E-mail, for functions deployed with `EMAIL_SENDER` (and the portal link key).
     pub email: Option<EmailSettings>,
-    /// The portal link key, for functions deployed with `PORTAL_LINK_KEY_SECRET_ARN`.
-    pub link_key: Option<LinkKey>,
+    /// The portal link key, for functions deployed with `PORTAL_LINK_KEY_SECRET_ARN`; read on
+    /// first use.
+    pub link_key: Option<Secret<LinkKey>>,
     /// Only for functions deployed with `EMAIL_QUEUE_URL`.
     pub email_queue: Option<EmailQueue>,
     /// The reminder days (`REMINDER_DAYS`).
@@ -70,17 +72,20 @@ fn required(name: &'static str) -> Result<String, ConfigError> {
 }
 
 impl AppContext {
-    /// Reads `TABLE_NAME` and the cursor key from the Secrets Manager secret named by
-    /// `CURSOR_KEY_SECRET_ARN` (no secret travels in the environment); the AWS SDK reads its
-    /// own variables, including `AWS_ENDPOINT_URL` for a local endpoint.
+    /// Reads `TABLE_NAME` and the other settings; the AWS SDK reads its own variables, including
+    /// `AWS_ENDPOINT_URL` for a local endpoint. No request is made here: the cursor key (the
+    /// Secrets Manager secret named by `CURSOR_KEY_SECRET_ARN`; no secret travels in the
+    /// environment) and the portal link key are read on first use, and the clients connect on
+    /// their first call, so a cold start costs no round trip.
     pub async fn from_env() -> Result<Self, ConfigError> {
         let table = required("TABLE_NAME")?;
         let key_arn = required(CURSOR_KEY_SETTING)?;
         let sdk = tune_sdk(aws_config::defaults(BehaviorVersion::latest()))
             .load()
             .await;
-        let key = read_secret(&sdk, CURSOR_KEY_SETTING, &key_arn).await?;
-        let mut ctx = Self::with_client(dynamodb_client(&sdk), table, key.as_bytes())?;
+        let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+        let cursors = Secret::lazy(secrets.clone(), CURSOR_KEY_SETTING, key_arn, cursor_signer);
+        let mut ctx = Self::with_store(Store::new(dynamodb_client(&sdk), table, cursors));
         if let Ok(url) = std::env::var("BULK_QUEUE_URL") {
             ctx.bulk_queue = Some(BulkQueue::new(sqs_client(&sdk), url));
         }
@@ -104,7 +109,12 @@ impl AppContext {
                 .map_err(|why| ConfigError::Setting("REMINDER_DAYS", why))?;
         }
         if let Ok(arn) = std::env::var("PORTAL_LINK_KEY_SECRET_ARN") {
-            ctx.link_key = Some(link_key(&sdk, &arn).await?);
+            ctx.link_key = Some(Secret::lazy(
+                secrets,
+                "PORTAL_LINK_KEY_SECRET_ARN",
+                arn,
+                |raw| LinkKey::new(raw.as_bytes()),
+            ));
         }
         if let Ok(raw) = std::env::var("EMAIL_SENDER") {
             let sender = SenderAddress::parse(&raw)
@@ -125,11 +135,16 @@ impl AppContext {
             .ok_or_else(|| ServiceError::internal("EMAIL_SENDER is not configured"))
     }
 
-    /// The portal link key, for the functions that make or check portal links.
-    pub fn link_key(&self) -> Result<&LinkKey, ServiceError> {
-        self.link_key
-            .as_ref()
-            .ok_or_else(|| ServiceError::internal("PORTAL_LINK_KEY_SECRET_ARN is not configured"))
+    /// The portal link key, for the functions that make or check portal links; the first call
+    /// of an instance reads it from Secrets Manager.
+    pub async fn link_key(&self) -> Result<&LinkKey, ServiceError> {
+        let secret = self.link_key.as_ref().ok_or_else(|| {
+            ServiceError::internal("PORTAL_LINK_KEY_SECRET_ARN is not configured")
+        })?;
+        secret
+            .get()
+            .await
+            .map_err(|e| ServiceError::internal(e.to_string()))
     }
 
     /// The provider connection of this function: Partner Center when configured.
@@ -174,22 +189,20 @@ impl AppContext {
             .ok_or_else(|| ServiceError::internal("BULK_QUEUE_URL is not configured"))
     }
 
+    /// A context on `client` with a cursor key given in place of the secret (tests, benchmarks).
     pub fn with_client(
         client: aws_sdk_dynamodb::Client,
         table: String,
         signing_key: &[u8],
     ) -> Result<Self, ConfigError> {
-        if signing_key.len() < MIN_SIGNING_KEY {
-            return Err(ConfigError::Setting(
-                CURSOR_KEY_SETTING,
-                "the cursor key must be at least 32 bytes".into(),
-            ));
-        }
-        let cursors = CursorSigner::new(signing_key).ok_or_else(|| {
-            ConfigError::Setting(CURSOR_KEY_SETTING, "the cursor key is empty".into())
-        })?;
-        Ok(AppContext {
-            store: Store::new(client, table, cursors),
+        let cursors = cursor_signer_of(signing_key)
+            .map_err(|why| ConfigError::Setting(CURSOR_KEY_SETTING, why))?;
+        Ok(Self::with_store(Store::new(client, table, cursors)))
+    }
+
+    fn with_store(store: Store) -> Self {
+        AppContext {
+            store,
             bulk_queue: None,
             connector: Connector::Unconfigured,
             sync_platforms: Vec::new(),
@@ -200,8 +213,20 @@ impl AppContext {
             attestation_check_secs: crate::services::attestations::DEFAULT_CHECK_SECS,
             export_queue: None,
             exports: None,
-        })
+        }
     }
+}
+
+/// The cursor key from its secret's string.
+fn cursor_signer(raw: &str) -> Result<CursorSigner, String> {
+    cursor_signer_of(raw.as_bytes())
+}
+
+fn cursor_signer_of(key: &[u8]) -> Result<CursorSigner, String> {
+    if key.len() < MIN_SIGNING_KEY {
+        return Err("the cursor key must be at least 32 bytes".into());
+    }
+    CursorSigner::new(key).ok_or_else(|| "the cursor key is empty".into())
 }
 
 /// `EMAIL_SEND_RATE` (per second, for the whole stack) shared by `EMAIL_SENDERS` instances.
@@ -219,38 +244,6 @@ fn send_rate() -> Result<f64, ConfigError> {
         }
     };
     Ok(number("EMAIL_SEND_RATE", 1.0)? / number("EMAIL_SENDERS", 1.0)?)
-}
-
-/// The portal link key, read from Secrets Manager once at start.
-async fn link_key(sdk: &aws_config::SdkConfig, arn: &str) -> Result<LinkKey, ConfigError> {
-    let setting = "PORTAL_LINK_KEY_SECRET_ARN";
-    let secret = read_secret(sdk, setting, arn).await?;
-    LinkKey::new(secret.as_bytes()).map_err(|why| ConfigError::Setting(setting, why))
-}
-
-/// A secret's string value, read from Secrets Manager once at start; `setting` names the
-/// variable that gave its ARN.
-async fn read_secret(
-    sdk: &aws_config::SdkConfig,
-    setting: &'static str,
-    arn: &str,
-) -> Result<String, ConfigError> {
-    let client = aws_sdk_secretsmanager::Client::new(sdk);
-    let value = client
-        .get_secret_value()
-        .secret_id(arn)
-        .send()
-        .await
-        .map_err(|e| {
-            ConfigError::Setting(
-                setting,
-                format!("the secret could not be read: {}", crate::error::Chain(&e)),
-            )
-        })?;
-    value
-        .secret_string()
-        .map(str::to_string)
-        .ok_or_else(|| ConfigError::Setting(setting, "the secret has no string value".into()))
 }
 
 /// How every AWS call of the functions retries and when it gives up:

@@ -9,6 +9,7 @@ pub mod entrypoints;
 pub mod error;
 pub mod model;
 pub mod queue;
+pub mod secrets;
 pub mod services;
 pub mod store;
 pub mod tls;

@@ -69,11 +69,13 @@ pub async fn decide(
 pub async fn serve_portal_authorizer() -> Result<(), lambda_runtime::Error> {
     init_tracing();
     let ctx = AppContext::from_env().await?;
-    let key = ctx.link_key()?.clone();
     let idp = CustomerIdp::from_env().map_err(ServiceError::internal)?;
-    let (store, key, idp) = (&ctx.store, &key, idp.as_ref());
+    let (ctx, idp) = (&ctx, idp.as_ref());
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        Ok::<_, std::convert::Infallible>(decide(store, key, idp, &event.payload).await)
+        // Without the key no token can be checked: an error (API Gateway answers 500), not a
+        // refusal that would tell the customer their link is bad.
+        let key = ctx.link_key().await?;
+        Ok::<_, lambda_runtime::Error>(decide(&ctx.store, key, idp, &event.payload).await)
     }))
     .await
 }

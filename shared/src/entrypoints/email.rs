@@ -151,21 +151,21 @@ pub async fn serve_email_sender() -> Result<(), lambda_runtime::Error> {
     init_tracing();
     let ctx = AppContext::from_env().await?;
     let email = ctx.email()?;
-    let key = ctx.link_key()?;
     let portal_url = email
         .portal_url
         .clone()
         .ok_or_else(|| ServiceError::internal("PORTAL_URL is not configured"))?;
     let pace = Pace::per_second(email.per_second);
-    let notifier = Notifier {
-        store: &ctx.store,
-        email,
-        key,
-        portal_url: &portal_url,
-    };
-    let pace = &pace;
+    let (ctx, pace, portal_url) = (&ctx, &pace, &portal_url);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        Ok::<_, std::convert::Infallible>(handle_batch(notifier, pace, event.payload).await)
+        // Without the key no link can be signed: the whole batch fails and comes back.
+        let notifier = Notifier {
+            store: &ctx.store,
+            email,
+            key: ctx.link_key().await?,
+            portal_url,
+        };
+        Ok::<_, lambda_runtime::Error>(handle_batch(notifier, pace, event.payload).await)
     }))
     .await
 }

@@ -93,8 +93,16 @@ pub async fn serve_export_worker() -> Result<(), lambda_runtime::Error> {
     let ctx = &ctx;
     let bucket = &bucket;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        // Boxed: the export's future nests deep enough to overflow the compiler's layout depth
+        // when it is inlined into the runtime's.
         Ok::<_, std::convert::Infallible>(
-            handle_batch(ctx, bucket, event.context.deadline(), event.payload).await,
+            Box::pin(handle_batch(
+                ctx,
+                bucket,
+                event.context.deadline(),
+                event.payload,
+            ))
+            .await,
         )
     }))
     .await

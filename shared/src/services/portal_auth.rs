@@ -40,7 +40,8 @@ pub struct CustomerIdp {
     pub issuer: String,
     pub audience: String,
     pub jwks_url: String,
-    http: reqwest::Client,
+    /// Made on the first fetch of the key set, not at start.
+    http: std::sync::OnceLock<reqwest::Client>,
     keys: RwLock<Option<(JwkSet, Clock)>>,
 }
 
@@ -62,22 +63,27 @@ impl CustomerIdp {
         if !(jwks_url.starts_with("https://") || jwks_url.starts_with("http://127.0.0.1")) {
             return Err("CUSTOMER_IDP_JWKS_URL must be an https URL".into());
         }
-        let http = crate::tls::http_client()
-            .timeout(Duration::from_secs(3))
-            .build()
-            .map_err(|e| format!("no HTTP client: {e}"))?;
         Ok(Some(CustomerIdp {
             issuer,
             audience,
             jwks_url,
-            http,
+            http: std::sync::OnceLock::new(),
             keys: RwLock::new(None),
         }))
     }
 
     async fn fetch(&self) -> Result<JwkSet, String> {
-        let response = self
-            .http
+        let http = match self.http.get() {
+            Some(http) => http,
+            None => {
+                let http = crate::tls::http_client()
+                    .timeout(Duration::from_secs(3))
+                    .build()
+                    .map_err(|e| format!("no HTTP client: {e}"))?;
+                self.http.get_or_init(|| http)
+            }
+        };
+        let response = http
             .get(&self.jwks_url)
             .send()
             .await

@@ -106,7 +106,8 @@ impl Store {
         let start = match page.cursor {
             None => 0,
             Some(c) => self
-                .cursors
+                .cursors()
+                .await?
                 .decode(&scope, c)?
                 .get("offset")
                 .and_then(|v| v.as_s().ok())
@@ -116,7 +117,7 @@ impl Store {
         let end = start.saturating_add(page.limit).min(events.len());
         let next_cursor = if end < events.len() {
             let key = HashMap::from([("offset".to_string(), s(end.to_string()))]);
-            Some(self.cursors.encode(&scope, &key)?)
+            Some(self.cursors().await?.encode(&scope, &key)?)
         } else {
             None
         };

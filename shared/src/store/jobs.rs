@@ -306,7 +306,7 @@ impl Store {
         let start = if after.is_empty() {
             None
         } else {
-            Some(self.cursors.decode(scope, after)?)
+            Some(self.cursors().await?.decode(scope, after)?)
         };
         let mut query = self
             .client
@@ -332,10 +332,10 @@ impl Store {
             .into_iter()
             .map(from_item)
             .collect::<Result<Vec<ChunkRow>, _>>()?;
-        let next = out
-            .last_evaluated_key
-            .map(|key| self.cursors.encode(scope, &key))
-            .transpose()?;
+        let next = match out.last_evaluated_key {
+            Some(key) => Some(self.cursors().await?.encode(scope, &key)?),
+            None => None,
+        };
         Ok((rows, next))
     }
 }

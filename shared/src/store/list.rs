@@ -133,7 +133,7 @@ impl Store {
         let limit = page.limit;
         let scope = query.scope();
         let mut start = match page.cursor {
-            Some(c) => Some(self.cursors.decode(&scope, c)?),
+            Some(c) => Some(self.cursors().await?.decode(&scope, c)?),
             None => None,
         };
         let (pk_attr, sk_attr) = match query.index {
@@ -222,9 +222,10 @@ impl Store {
                 break;
             }
         }
-        let next_cursor = start
-            .map(|key| self.cursors.encode(&scope, &key))
-            .transpose()?;
+        let next_cursor = match start {
+            Some(key) => Some(self.cursors().await?.encode(&scope, &key)?),
+            None => None,
+        };
         Ok(Page { items, next_cursor })
     }
 }

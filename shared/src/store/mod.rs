@@ -22,6 +22,7 @@ use aws_sdk_dynamodb::Client;
 
 use crate::error::{BoxError, ServiceError};
 use crate::model::Id;
+use crate::secrets::Secret;
 pub use agreements::{AgreementWithHistory, HISTORY};
 pub use cursor::CursorSigner;
 pub use item::to_item;
@@ -49,6 +50,9 @@ pub enum StoreError {
     /// A stored item is not of the shape this code writes.
     #[error("a stored item is not as expected: {0}")]
     Corrupt(String),
+    /// The cursor key could not be had (its secret unreadable or unfit).
+    #[error("the cursor key is not available: {0}")]
+    Key(String),
     /// The request itself failed (throttled, unavailable, refused); the SDK's error is the source.
     #[error("the DynamoDB request failed")]
     Sdk(#[source] BoxError),
@@ -91,16 +95,29 @@ pub struct PageSpec<'a> {
 pub struct Store {
     client: Client,
     table: String,
-    cursors: CursorSigner,
+    cursors: Secret<CursorSigner>,
 }
 
 impl Store {
-    pub fn new(client: Client, table: impl Into<String>, cursors: CursorSigner) -> Self {
+    /// A store of `table`; `cursors` is the cursor key, given or read on the first list.
+    pub fn new(
+        client: Client,
+        table: impl Into<String>,
+        cursors: impl Into<Secret<CursorSigner>>,
+    ) -> Self {
         Store {
             client,
             table: table.into(),
-            cursors,
+            cursors: cursors.into(),
         }
+    }
+
+    /// The cursor key; an instance's first list reads it.
+    async fn cursors(&self) -> Result<&CursorSigner, StoreError> {
+        self.cursors
+            .get()
+            .await
+            .map_err(|e| StoreError::Key(e.to_string()))
     }
 
     pub fn client(&self) -> &Client {

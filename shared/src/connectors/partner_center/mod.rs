@@ -92,7 +92,9 @@ impl fmt::Debug for PartnerCenterClient {
 
 struct Inner {
     config: PartnerCenterConfig,
-    http: reqwest::Client,
+    /// Made on the first call, so a function that never calls Partner Center does not set up
+    /// TLS at start.
+    http: std::sync::OnceLock<reqwest::Client>,
     /// Without a trailing slash.
     base_url: Url,
     token_url: Url,
@@ -120,23 +122,10 @@ impl PartnerCenterClient {
         }
         let base_url = checked_url("base_url", config.base_url.trim_end_matches('/'))?;
         let token_url = checked_url("token_url", &config.token_url)?;
-        let http = crate::tls::http_client()
-            .timeout(config.timeout)
-            .connect_timeout(config.timeout.min(Duration::from_secs(10)))
-            // A redirect would resend the bearer token somewhere this client was not told of.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!(
-                "agreements-partner-center/",
-                env!("CARGO_PKG_VERSION")
-            ))
-            .build()
-            .map_err(|error| {
-                ConnectorError::Configuration(format!("cannot build the HTTP client: {error}"))
-            })?;
         Ok(Self {
             inner: Arc::new(Inner {
                 config,
-                http,
+                http: std::sync::OnceLock::new(),
                 base_url,
                 token_url,
                 secret: OnceCell::new(),
@@ -149,6 +138,28 @@ impl PartnerCenterClient {
     /// [`PartnerCenterConfig::from_env`] then [`Self::new`].
     pub fn from_env() -> Result<Self, ConnectorError> {
         Self::new(PartnerCenterConfig::from_env()?)
+    }
+
+    /// The HTTP client, made on first use.
+    fn http(&self) -> Result<&reqwest::Client, ConnectorError> {
+        if let Some(http) = self.inner.http.get() {
+            return Ok(http);
+        }
+        let timeout = self.inner.config.timeout;
+        let http = crate::tls::http_client()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            // A redirect would resend the bearer token somewhere this client was not told of.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!(
+                "agreements-partner-center/",
+                env!("CARGO_PKG_VERSION")
+            ))
+            .build()
+            .map_err(|error| {
+                ConnectorError::Configuration(format!("cannot build the HTTP client: {error}"))
+            })?;
+        Ok(self.inner.http.get_or_init(|| http))
     }
 
     /// The same client (connection pool, token) sending `correlation_id` as `MS-CorrelationId`:

@@ -127,8 +127,7 @@ impl PartnerCenterClient {
             attempt += 1;
             let started = Instant::now();
             let sent = self
-                .inner
-                .http
+                .http()?
                 .post(self.inner.token_url.clone())
                 .header(ACCEPT, "application/json")
                 .form(&form)

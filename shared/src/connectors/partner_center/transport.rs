@@ -74,8 +74,7 @@ impl PartnerCenterClient {
             let token = self.access_token().await?;
             let headers = self.headers(&token, request_id, &call)?;
             let mut request = self
-                .inner
-                .http
+                .http()?
                 .request(call.method.clone(), call.url.clone())
                 .headers(headers)
                 .timeout(

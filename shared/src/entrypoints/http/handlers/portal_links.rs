@@ -18,7 +18,7 @@ pub async fn create_portal_link(ctx: Arc<AppContext>, request: Request) -> Servi
     let account = path(&request, "id")?;
     let view = portal_links::create_link(
         &ctx.store,
-        ctx.link_key()?,
+        ctx.link_key().await?,
         ctx.email.as_ref(),
         &portal_url(&request),
         &caller,
@@ -59,7 +59,7 @@ pub async fn remind_agreement(ctx: Arc<AppContext>, request: Request) -> Service
     let notifier = Notifier {
         store: &ctx.store,
         email: ctx.email()?,
-        key: ctx.link_key()?,
+        key: ctx.link_key().await?,
         portal_url: &url,
     };
     match notices::remind_now(notifier, &caller, &id).await? {
