@@ -24,6 +24,12 @@ FUNCTIONS ?=
 package: toolchain venv
 	scripts/package.sh $(FUNCTIONS)
 
+## make bench: cold starts against a hello-world baseline, arm64 zip sizes, write units per
+## agreement, the TLS crates; each beside its goal (docs/benchmarks.md, "Lean functions").
+## FUNCTIONS="a b" limits it; BENCH_SKIP_PACKAGE=1 judges the zips already in target/lambda.
+bench: toolchain venv
+	FUNCTIONS="$(FUNCTIONS)" scripts/bench.sh
+
 venv:
 	scripts/ensure-venv.sh
 

@@ -698,14 +698,19 @@ async fn agreements_of(api: &Api, template: &str) -> u64 {
     let mut total = 0u64;
     let mut start = None;
     loop {
+        // The table itself, not an index: what is written, whatever collections list it.
         let out = client
-            .query()
+            .scan()
             .table_name(api.stack.table_name())
-            .index_name("GSI2")
-            .key_condition_expression("GSI2PK = :pk")
+            .filter_expression("#type = :agreement AND template_id = :template")
+            .expression_attribute_names("#type", "type")
             .expression_attribute_values(
-                ":pk",
-                aws_sdk_dynamodb::types::AttributeValue::S(format!("TEMPLATE#{template}")),
+                ":agreement",
+                aws_sdk_dynamodb::types::AttributeValue::S("agreement".into()),
+            )
+            .expression_attribute_values(
+                ":template",
+                aws_sdk_dynamodb::types::AttributeValue::S(template.to_string()),
             )
             .select(aws_sdk_dynamodb::types::Select::Count)
             .set_exclusive_start_key(start)

@@ -68,10 +68,19 @@ fn the_table_in_template_yaml_is_the_table_in_code() {
             (
                 g["IndexName"].as_str().unwrap_or_default().to_string(),
                 key_schema(&g["KeySchema"]),
-                g["Projection"]["ProjectionType"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string(),
+                format!(
+                    "{} {:?}",
+                    g["Projection"]["ProjectionType"]
+                        .as_str()
+                        .unwrap_or_default(),
+                    g["Projection"]["NonKeyAttributes"]
+                        .as_sequence()
+                        .map(|names| names
+                            .iter()
+                            .map(|n| n.as_str().unwrap_or_default().to_string())
+                            .collect::<Vec<_>>())
+                        .unwrap_or_default()
+                ),
             )
         })
         .collect();
@@ -85,7 +94,15 @@ fn the_table_in_template_yaml_is_the_table_in_code() {
                     (i.partition_key.to_string(), "HASH".to_string()),
                     (i.sort_key.to_string(), "RANGE".to_string()),
                 ],
-                "ALL".to_string(),
+                format!(
+                    "{} {:?}",
+                    i.projection_type(),
+                    i.includes
+                        .unwrap_or_default()
+                        .iter()
+                        .map(|n| n.to_string())
+                        .collect::<Vec<_>>()
+                ),
             )
         })
         .collect();

@@ -280,8 +280,8 @@ async fn cold_starts(
         ms(base_first)
     );
     println!(
-        "{:<26} {:>9} {:>7} {:>11} {:>7}  {}",
-        "function", "init ms", "×base", "1st resp ms", "×base", "invocation errors"
+        "{:<26} {:>9} {:>7} {:>11} {:>7}  invocation errors",
+        "function", "init ms", "×base", "1st resp ms", "×base"
     );
     let mut rows = Vec::new();
     let mut worst_init = (String::new(), 0.0f64);
@@ -485,6 +485,9 @@ async fn write_units(endpoint: &str, table: &str) -> Result<Vec<Row>> {
             top.join(", ")
         );
     }
+    if std::env::var_os("LEAN_BENCH_DUMP").is_some() {
+        println!("{pending:#?}");
+    }
     let create = units::write_cost(None, &pending, &shape);
     let accept = units::write_cost(Some(&pending), &accepted, &shape);
     let after = units::write_cost(Some(&accepted), &accepted_again(&accepted), &shape);
@@ -615,7 +618,7 @@ fn tls_stack() -> Vec<Row> {
 
 fn print_table(rows: &[Row]) {
     println!();
-    println!("{:<44} {:<12} {}", "figure", "goal", "value");
+    println!("{:<44} {:<12} value", "figure", "goal");
     let mut missed = 0;
     for row in rows {
         let mark = match row.met {

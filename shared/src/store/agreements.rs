@@ -146,6 +146,9 @@ pub(super) fn agreement_item(
     history: &[HistoryEvent],
 ) -> Result<super::item::Item, StoreError> {
     let mut item = to_item(agreement)?;
+    // What is not set yet is not written: absent and null read alike (the model's optional
+    // fields, every condition and filter), and the bytes count against the write's units.
+    item.retain(|_, value| !matches!(value, aws_sdk_dynamodb::types::AttributeValue::Null(_)));
     item.insert(HISTORY.into(), to_value(&history)?);
     Ok(item)
 }
@@ -158,18 +161,18 @@ pub(super) fn agreement_query(filter: &AgreementFilter) -> ListQuery {
             Some(t) => q.equal("template_id", t.to_string()),
             None => q,
         }
-    } else if let Some(template) = &filter.template_id {
-        ListQuery::index(
-            Some("GSI2"),
-            keys::template(template),
-            keys::AGREEMENT_PREFIX,
-        )
     } else {
-        ListQuery::index(
+        // Every agreement, its shards merged; a template's are those of its `template_id`,
+        // which the index projects, so that filter runs in the index.
+        let all = ListQuery::sharded(
             Some("GSI3"),
-            keys::ALL_AGREEMENTS.into(),
+            keys::all_agreements_shards(),
             keys::AGREEMENT_PREFIX,
-        )
+        );
+        match &filter.template_id {
+            Some(t) => all.equal("template_id", t.to_string()),
+            None => all,
+        }
     };
     if filter.created_from.is_some() || filter.created_to.is_some() {
         // The sort keys carry `created_at`, so a creation range is a key condition. A day's

@@ -17,7 +17,8 @@ use super::StoreError;
 type HmacSha256 = Hmac<Sha256>;
 
 const NONCE_LEN: usize = 12;
-const MAX_CURSOR_LEN: usize = 2048;
+/// A list of every agreement names a position in each of its 16 shards (about 3 KB sealed).
+const MAX_CURSOR_LEN: usize = 4096;
 /// HKDF's salt and info for the cursor key: a key of its own, whatever else the signing key
 /// is used for.
 const KDF_SALT: &[u8] = b"agreements/list-cursor";

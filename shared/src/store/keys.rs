@@ -69,7 +69,26 @@ pub fn portal_link(id: &Id) -> String {
 pub const ALL_PROVIDERS: &str = "PROVIDERS";
 pub const ALL_ACCOUNTS: &str = "ACCOUNTS";
 pub const ALL_TEMPLATES: &str = "TEMPLATES";
-pub const ALL_AGREEMENTS: &str = "AGREEMENTS";
+/// Every agreement, in [`AGREEMENT_SHARDS`] partitions of GSI3 by a hash of its id, so that no
+/// index partition takes more than its share of a bulk job's writes.
+pub const AGREEMENT_SHARDS: u32 = 16;
+const ALL_AGREEMENTS: &str = "AGREEMENTS";
+
+/// The all-agreements partition an agreement is written to: `AGREEMENTS#00` … `AGREEMENTS#15`
+/// by FNV-1a of its id (stable across builds and platforms).
+pub fn all_agreements_shard(id: &Id) -> String {
+    let hash = id.as_str().bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    format!("{ALL_AGREEMENTS}#{:02}", hash % AGREEMENT_SHARDS)
+}
+
+/// Every partition of the all-agreements collection, in order.
+pub fn all_agreements_shards() -> Vec<String> {
+    (0..AGREEMENT_SHARDS)
+        .map(|shard| format!("{ALL_AGREEMENTS}#{shard:02}"))
+        .collect()
+}
 /// Every job, newest first by id (GSI2).
 pub const ALL_JOBS: &str = "JOBS";
 /// Jobs that have not ended (sparse: an ended job leaves it).

@@ -13,7 +13,8 @@ use super::{Page, PageSpec, Store, StoreError};
 #[derive(Debug, Clone)]
 pub(crate) struct ListQuery {
     pub index: Option<&'static str>,
-    pub partition: String,
+    /// One partition, or the shards of a collection (read as one list in sort-key order).
+    pub partitions: Vec<String>,
     pub sort_prefix: &'static str,
     /// `attribute = value` filters, applied after the key condition.
     pub equals: Vec<(&'static str, String)>,
@@ -47,9 +48,18 @@ impl ListQuery {
         partition: String,
         sort_prefix: &'static str,
     ) -> Self {
+        Self::sharded(index, vec![partition], sort_prefix)
+    }
+
+    /// The shards of one collection of an index, merged in sort-key order.
+    pub fn sharded(
+        index: Option<&'static str>,
+        partitions: Vec<String>,
+        sort_prefix: &'static str,
+    ) -> Self {
         ListQuery {
             index,
-            partition,
+            partitions,
             sort_prefix,
             equals: Vec::new(),
             not_equals: Vec::new(),
@@ -107,11 +117,11 @@ impl ListQuery {
     }
 
     /// What a cursor of this list is bound to.
-    fn scope(&self) -> String {
+    pub(crate) fn scope(&self) -> String {
         format!(
             "{}|{}|{}|{:?}|{:?}|{:?}|{:?}|{:?}|{}",
             self.index.unwrap_or("table"),
-            self.partition,
+            self.partitions.join(","),
             self.sort_prefix,
             self.equals,
             self.not_equals,
@@ -123,68 +133,73 @@ impl ListQuery {
     }
 }
 
-impl Store {
-    /// One page of a list, filled up to the page's limit even when filters drop items.
-    pub(crate) async fn list<T: DeserializeOwned>(
+/// A Query's key condition and filter expression, with their names and values.
+pub(crate) struct Expressions {
+    pub key_condition: &'static str,
+    pub filter: Option<String>,
+    pub names: HashMap<String, String>,
+    pub values: HashMap<String, AttributeValue>,
+}
+
+impl ListQuery {
+    /// The Query of `partition`; only the filters on attributes `in_index` accepts become the
+    /// filter expression (the others are the caller's to apply to the items).
+    pub(crate) fn expressions(
         &self,
-        query: &ListQuery,
-        page: PageSpec<'_>,
-    ) -> Result<Page<T>, StoreError> {
-        let limit = page.limit;
-        let scope = query.scope();
-        let mut start = match page.cursor {
-            Some(c) => Some(self.cursors().await?.decode(&scope, c)?),
-            None => None,
-        };
-        let (pk_attr, sk_attr) = match query.index {
+        partition: &str,
+        in_index: impl Fn(&str) -> bool,
+    ) -> Expressions {
+        let (pk_attr, sk_attr) = match self.index {
             Some(index) => (format!("{index}PK"), format!("{index}SK")),
             None => ("PK".to_string(), "SK".to_string()),
         };
         let mut names = HashMap::from([("#pk".to_string(), pk_attr), ("#sk".to_string(), sk_attr)]);
         let mut values = HashMap::from([
-            (
-                ":pk".to_string(),
-                AttributeValue::S(query.partition.clone()),
-            ),
+            (":pk".to_string(), AttributeValue::S(partition.to_string())),
             (
                 ":prefix".to_string(),
-                AttributeValue::S(query.sort_prefix.to_string()),
+                AttributeValue::S(self.sort_prefix.to_string()),
             ),
         ]);
         let mut filters = Vec::new();
-        for (i, (attribute, value)) in query.equals.iter().enumerate() {
-            names.insert(format!("#e{i}"), attribute.to_string());
-            values.insert(format!(":e{i}"), AttributeValue::S(value.clone()));
-            filters.push(format!("#e{i} = :e{i}"));
-        }
-        for (i, (attribute, value)) in query.not_equals.iter().enumerate() {
-            names.insert(format!("#n{i}"), attribute.to_string());
-            values.insert(format!(":n{i}"), AttributeValue::S(value.clone()));
-            filters.push(format!("#n{i} <> :n{i}"));
-        }
-        for (i, (attribute, op, value)) in query.bounds.iter().enumerate() {
-            names.insert(format!("#b{i}"), attribute.to_string());
-            values.insert(format!(":b{i}"), AttributeValue::S(value.clone()));
-            filters.push(format!("#b{i} {op} :b{i}"));
-        }
-        for (i, presence) in query.presence.iter().enumerate() {
-            values.insert(":null".into(), AttributeValue::S("NULL".into()));
-            match presence {
-                Presence::Empty(attribute) => {
-                    names.insert(format!("#p{i}"), attribute.clone());
-                    filters.push(format!(
-                        "(attribute_not_exists(#p{i}) OR attribute_type(#p{i}, :null))"
-                    ));
-                }
-                Presence::Set(attribute) => {
-                    names.insert(format!("#p{i}"), attribute.clone());
-                    filters.push(format!(
-                        "(attribute_exists(#p{i}) AND NOT attribute_type(#p{i}, :null))"
-                    ));
-                }
+        for (i, (attribute, value)) in self.equals.iter().enumerate() {
+            if in_index(attribute) {
+                names.insert(format!("#e{i}"), attribute.to_string());
+                values.insert(format!(":e{i}"), AttributeValue::S(value.clone()));
+                filters.push(format!("#e{i} = :e{i}"));
             }
         }
-        let key_condition = match &query.sort_range {
+        for (i, (attribute, value)) in self.not_equals.iter().enumerate() {
+            if in_index(attribute) {
+                names.insert(format!("#n{i}"), attribute.to_string());
+                values.insert(format!(":n{i}"), AttributeValue::S(value.clone()));
+                filters.push(format!("#n{i} <> :n{i}"));
+            }
+        }
+        for (i, (attribute, op, value)) in self.bounds.iter().enumerate() {
+            if in_index(attribute) {
+                names.insert(format!("#b{i}"), attribute.to_string());
+                values.insert(format!(":b{i}"), AttributeValue::S(value.clone()));
+                filters.push(format!("#b{i} {op} :b{i}"));
+            }
+        }
+        for (i, presence) in self.presence.iter().enumerate() {
+            let (Presence::Empty(attribute) | Presence::Set(attribute)) = presence;
+            if !in_index(attribute) {
+                continue;
+            }
+            values.insert(":null".into(), AttributeValue::S("NULL".into()));
+            names.insert(format!("#p{i}"), attribute.clone());
+            filters.push(match presence {
+                Presence::Empty(_) => {
+                    format!("(attribute_not_exists(#p{i}) OR attribute_type(#p{i}, :null))")
+                }
+                Presence::Set(_) => {
+                    format!("(attribute_exists(#p{i}) AND NOT attribute_type(#p{i}, :null))")
+                }
+            });
+        }
+        let key_condition = match &self.sort_range {
             Some((from, to)) => {
                 values.remove(":prefix");
                 values.insert(":from".into(), AttributeValue::S(from.clone()));
@@ -193,7 +208,82 @@ impl Store {
             }
             None => "#pk = :pk AND begins_with(#sk, :prefix)",
         };
-        let filter = (!filters.is_empty()).then(|| filters.join(" AND "));
+        Expressions {
+            key_condition,
+            filter: (!filters.is_empty()).then(|| filters.join(" AND ")),
+            names,
+            values,
+        }
+    }
+
+    /// Whether `item` passes the filters on the attributes `in_index` refuses (those the index
+    /// did not apply), as DynamoDB would evaluate them.
+    pub(crate) fn keeps(&self, item: &super::item::Item, in_index: impl Fn(&str) -> bool) -> bool {
+        let string = |attribute: &str| match item.get(attribute) {
+            Some(AttributeValue::S(v)) => Some(v.as_str()),
+            _ => None,
+        };
+        let held = |attribute: &str| {
+            item.get(attribute)
+                .is_some_and(|v| !matches!(v, AttributeValue::Null(_)))
+        };
+        self.equals
+            .iter()
+            .filter(|(a, _)| !in_index(a))
+            .all(|(a, v)| string(a) == Some(v.as_str()))
+            && self
+                .not_equals
+                .iter()
+                .filter(|(a, _)| !in_index(a))
+                // A comparison with an absent attribute is false, as in a filter expression.
+                .all(|(a, v)| item.contains_key(*a) && string(a) != Some(v.as_str()))
+            && self
+                .bounds
+                .iter()
+                .filter(|(a, _, _)| !in_index(a))
+                .all(|(a, op, v)| match string(a) {
+                    Some(s) if *op == ">=" => s >= v.as_str(),
+                    Some(s) => s <= v.as_str(),
+                    None => false,
+                })
+            && self.presence.iter().all(|p| match p {
+                Presence::Empty(a) => in_index(a) || !held(a),
+                Presence::Set(a) => in_index(a) || held(a),
+            })
+    }
+}
+
+impl Store {
+    /// One page of a list, filled up to the page's limit even when filters drop items. A list
+    /// of an index that projects only keys (and a few attributes) reads the keys there and the
+    /// items by BatchGetItem (`keys_first`).
+    pub(crate) async fn list<T: DeserializeOwned>(
+        &self,
+        query: &ListQuery,
+        page: PageSpec<'_>,
+    ) -> Result<Page<T>, StoreError> {
+        if let Some(index) = query.index.and_then(super::schema::index) {
+            if let Some(includes) = index.includes {
+                return self.list_keys_first(query, index, includes, page).await;
+            }
+        }
+        let [partition] = query.partitions.as_slice() else {
+            return Err(StoreError::Corrupt(
+                "a sharded list needs an index that projects its keys".into(),
+            ));
+        };
+        let limit = page.limit;
+        let scope = query.scope();
+        let mut start = match page.cursor {
+            Some(c) => Some(self.cursors().await?.decode(&scope, c)?),
+            None => None,
+        };
+        let Expressions {
+            key_condition,
+            filter,
+            names,
+            values,
+        } = query.expressions(partition, |_| true);
 
         let mut items = Vec::new();
         // Bounded: a filter that matches little must not turn one request into a table walk.

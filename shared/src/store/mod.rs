@@ -10,6 +10,7 @@ mod exports;
 mod item;
 mod jobs;
 pub mod keys;
+mod keys_first;
 mod list;
 mod notices;
 mod provider_accounts;

@@ -249,9 +249,9 @@ impl Store {
         step: &NoticeStep,
         page: PageSpec<'_>,
     ) -> Result<Page<Agreement>, StoreError> {
-        let query = ListQuery::index(
+        let query = ListQuery::sharded(
             Some("GSI3"),
-            keys::ALL_AGREEMENTS.into(),
+            keys::all_agreements_shards(),
             keys::AGREEMENT_PREFIX,
         )
         .sort_between(

@@ -142,11 +142,13 @@ impl Record for Agreement {
     const TYPE: &'static str = "agreement";
     fn keys(&self) -> Keys {
         // Agreement ids are derived, not time-ordered: the index sort keys carry the creation time.
+        // Two collections only (each index entry is a write unit): the account's, and all
+        // agreements, spread over shards; a template's agreements are the latter's entries with
+        // its `template_id`, which the index projects.
         let sk = keys::agreement_in_collection(&self.created_at.to_string(), &self.id);
         Keys::new(keys::agreement(&self.id), META)
             .gsi1(keys::account(&self.account_id), sk.clone())
-            .gsi2(keys::template(&self.template_id), sk.clone())
-            .gsi3(keys::ALL_AGREEMENTS, sk)
+            .gsi3(keys::all_agreements_shard(&self.id), sk)
     }
 }
 

@@ -6,13 +6,32 @@ use aws_sdk_dynamodb::types::{
     ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
 };
 
-/// One global secondary index: its name and the attributes that key it.
+/// One global secondary index: its name, the attributes that key it and what it projects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IndexDefinition {
     pub name: &'static str,
     pub partition_key: &'static str,
     pub sort_key: &'static str,
+    /// `None`: every attribute (ALL); `Some(names)`: the keys and these (INCLUDE), so a list
+    /// reads the keys from the index and the items by BatchGetItem.
+    pub includes: Option<&'static [&'static str]>,
 }
+
+impl IndexDefinition {
+    /// CloudFormation's and DynamoDB's name of the projection.
+    pub fn projection_type(&self) -> &'static str {
+        match self.includes {
+            None => "ALL",
+            Some([]) => "KEYS_ONLY",
+            Some(_) => "INCLUDE",
+        }
+    }
+}
+
+/// What the keys-first indexes hold besides keys: attributes that never change once written
+/// (so no later write of an item rewrites its entries) and that lists filter on, so those
+/// filters run in the index, before any item is read.
+pub const KEYS_FIRST_INCLUDES: &[&str] = &["template_id", "provider_id"];
 
 /// The whole key design of the single table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,17 +49,25 @@ pub const GSI1: IndexDefinition = IndexDefinition {
     name: "GSI1",
     partition_key: "GSI1PK",
     sort_key: "GSI1SK",
+    includes: Some(KEYS_FIRST_INCLUDES),
 };
 pub const GSI2: IndexDefinition = IndexDefinition {
     name: "GSI2",
     partition_key: "GSI2PK",
     sort_key: "GSI2SK",
+    includes: None,
 };
 pub const GSI3: IndexDefinition = IndexDefinition {
     name: "GSI3",
     partition_key: "GSI3PK",
     sort_key: "GSI3SK",
+    includes: Some(KEYS_FIRST_INCLUDES),
 };
+
+/// The index named `name`, if the table has one.
+pub fn index(name: &str) -> Option<&'static IndexDefinition> {
+    TABLE.global_indexes.iter().find(|i| i.name == name)
+}
 
 pub const TABLE: TableDefinition = TableDefinition {
     partition_key: "PK",
@@ -99,7 +126,13 @@ pub async fn create_table(
                 .key_schema(key(index.sort_key, KeyType::Range))
                 .projection(
                     Projection::builder()
-                        .projection_type(ProjectionType::All)
+                        .projection_type(ProjectionType::from(index.projection_type()))
+                        .set_non_key_attributes(
+                            index
+                                .includes
+                                .filter(|names| !names.is_empty())
+                                .map(|names| names.iter().map(|n| n.to_string()).collect()),
+                        )
                         .build(),
                 )
                 .build()

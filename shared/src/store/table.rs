@@ -390,7 +390,17 @@ impl Store {
                 .send()
                 .await
                 .map_err(sdk_error)?;
-            items.extend(out.items.unwrap_or_default());
+            let page = out.items.unwrap_or_default();
+            match index
+                .and_then(super::schema::index)
+                .filter(|i| i.includes.is_some())
+            {
+                // The index holds keys: the items are read from the table.
+                Some(keys_first) => {
+                    items.extend(self.items_of_entries(&page, keys_first, |_| true).await?)
+                }
+                None => items.extend(page),
+            }
             start = out.last_evaluated_key;
             if start.is_none() || items.len() >= max_items {
                 items.truncate(max_items);
