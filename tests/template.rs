@@ -242,6 +242,56 @@ fn policies_name_every_action_they_allow() {
     }
 }
 
+/// Lists of GSI1 and GSI3 read the keys there and the items with BatchGetItem on the table: a
+/// function allowed to Query one of them must be allowed that too (IAM is not enforced locally).
+#[test]
+fn every_function_that_queries_a_keys_first_index_may_batch_get_the_table() {
+    let t = template();
+    let text = |v: &Value| serde_yaml::to_string(v).unwrap_or_default();
+    for (name, r) in resources(&t) {
+        if r["Type"] != "AWS::Serverless::Function" {
+            continue;
+        }
+        let mut queries_keys_first = false;
+        let mut batch_gets_table = false;
+        for policy in r["Properties"]["Policies"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+        {
+            for statement in policy["Statement"].as_sequence().into_iter().flatten() {
+                let actions = text(&statement["Action"]);
+                let resources: Vec<String> = statement["Resource"]
+                    .as_sequence()
+                    .into_iter()
+                    .flatten()
+                    .map(text)
+                    .collect();
+                if actions.contains("dynamodb:Query")
+                    && resources.iter().any(|r| {
+                        ["index/GSI1", "index/GSI3", "index/*"]
+                            .iter()
+                            .any(|i| r.contains(i))
+                    })
+                {
+                    queries_keys_first = true;
+                }
+                if actions.contains("dynamodb:BatchGetItem")
+                    && resources
+                        .iter()
+                        .any(|r| r.contains("AgreementsTable.Arn") && !r.contains("index"))
+                {
+                    batch_gets_table = true;
+                }
+            }
+        }
+        assert!(
+            !queries_keys_first || batch_gets_table,
+            "{name} queries GSI1 or GSI3 but may not BatchGetItem the table's items"
+        );
+    }
+}
+
 #[test]
 fn no_secret_travels_in_an_environment_variable() {
     let t = template();
