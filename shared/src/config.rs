@@ -81,6 +81,7 @@ impl AppContext {
         let table = required("TABLE_NAME")?;
         let key_arn = required(CURSOR_KEY_SETTING)?;
         let sdk = tune_sdk(aws_config::defaults(BehaviorVersion::latest()))
+            .http_client(crate::tls::aws_http_client())
             .load()
             .await;
         let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
