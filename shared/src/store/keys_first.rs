@@ -302,7 +302,8 @@ impl Store {
                 if let Some(entry) = lanes[i].buffer.pop_front() {
                     lanes[i].taken = Some(index_key(&entry, index));
                     if lanes[i].buffer.is_empty() && !lanes[i].exhausted {
-                        // The rest of this Query's page was filtered out in the index.
+                        // This Query's page is used up: the shard resumes after its last
+                        // evaluated key, past any entries the index's filter dropped.
                         lanes[i].taken = lanes[i].next_start.clone();
                     }
                     taken.push(entry);
