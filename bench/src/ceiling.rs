@@ -4,42 +4,15 @@
 use std::time::{Duration, Instant as Clock};
 
 use futures::stream::{self, StreamExt};
-use shared::model::{
-    Actor, Agreement, AgreementSource, AgreementTemplate, HistoryAction, HistoryEvent, Id, Instant,
-};
+use shared::model::{Agreement, AgreementTemplate, Id};
 use shared::store::Store;
 
 use crate::error::{Context, Failure, Result};
 
-/// A fresh agreement item of `template`, as the bulk worker writes it: a pending agreement with
-/// its job and provider account, and its first history event in the same item.
-fn agreement_item(template: &AgreementTemplate, job: &Id) -> Result<(Agreement, HistoryEvent)> {
-    let mut agreement = Agreement::pending(
-        Id::generate(),
-        template,
-        Id::generate(),
-        None,
-        None,
-        AgreementSource::Bulk,
-        Instant::now(),
-    )
-    .context("agreement")?;
-    agreement.bulk_job_id = Some(job.clone());
-    agreement.provider_account_id = Some(Id::generate());
-    let event = HistoryEvent::of_change(
-        None,
-        &agreement,
-        HistoryAction::Created,
-        Actor::system(&format!("bulk job {job}")),
-        AgreementSource::Bulk,
-    );
-    Ok((agreement, event))
-}
-
 /// One conditional PutItem of a new agreement item: the very request the worker sends
 /// (`attribute_not_exists(PK)`, ALL_OLD on a failed condition).
 async fn put_one(store: &Store, template: &AgreementTemplate, job: &Id) -> Result<()> {
-    let (agreement, event) = agreement_item(template, job)?;
+    let (agreement, event) = crate::worker_item::agreement_item(template, Id::generate(), job)?;
     let existing: Option<Agreement> = store
         .put_agreement_in_slot(&agreement, &[event])
         .await

@@ -19,6 +19,7 @@
 mod cold_start;
 mod error;
 mod units;
+mod worker_item;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -27,12 +28,11 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::AttributeValue;
 use local_stack::Config;
 use shared::model::{
-    Account, Actor, Agreement, AgreementSource, AgreementTemplate, Contact, HistoryAction,
-    HistoryEvent, Id, Instant, NewAccount, NewContact, NewProvider, NewTemplate, Principal,
-    Provider,
+    Account, AgreementTemplate, Contact, Id, Instant, NewAccount, NewContact, NewProvider,
+    NewTemplate, Principal, Provider,
 };
 use shared::services::portal::{confirm_agreement, Origin};
-use shared::store::{CursorSigner, Store};
+use shared::store::{keys, CursorSigner, Store};
 
 use cold_start::{RuntimeApi, Start, Subject};
 use error::{Context, Failure, Result};
@@ -413,25 +413,7 @@ async fn write_units(endpoint: &str, table: &str) -> Result<Vec<Row>> {
     store.create(&contact).await.context("put contact")?;
 
     let job = Id::generate();
-    let mut agreement = Agreement::pending(
-        Id::generate(),
-        &template,
-        account.id.clone(),
-        None,
-        None,
-        AgreementSource::Bulk,
-        Instant::now(),
-    )
-    .context("agreement")?;
-    agreement.bulk_job_id = Some(job.clone());
-    agreement.provider_account_id = Some(Id::generate());
-    let created = HistoryEvent::of_change(
-        None,
-        &agreement,
-        HistoryAction::Created,
-        Actor::system(&format!("bulk job {job}")),
-        AgreementSource::Bulk,
-    );
+    let (agreement, created) = worker_item::agreement_item(&template, account.id.clone(), &job)?;
     let taken = store
         .put_agreement_in_slot(&agreement, &[created])
         .await
@@ -443,8 +425,8 @@ async fn write_units(endpoint: &str, table: &str) -> Result<Vec<Row>> {
         client
             .get_item()
             .table_name(table)
-            .key("PK", AttributeValue::S(format!("AGREEMENT#{id}")))
-            .key("SK", AttributeValue::S("#META".into()))
+            .key("PK", AttributeValue::S(keys::agreement(&id)))
+            .key("SK", AttributeValue::S(keys::META.into()))
             .consistent_read(true)
             .send()
             .await
@@ -484,9 +466,6 @@ async fn write_units(endpoint: &str, table: &str) -> Result<Vec<Row>> {
             "largest attributes of the {what} item (bytes): {}",
             top.join(", ")
         );
-    }
-    if std::env::var_os("LEAN_BENCH_DUMP").is_some() {
-        println!("{pending:#?}");
     }
     let create = units::write_cost(None, &pending, &shape);
     let accept = units::write_cost(Some(&pending), &accepted, &shape);

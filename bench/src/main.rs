@@ -9,6 +9,7 @@ mod proxy;
 mod rss;
 mod seed;
 mod stack;
+mod worker_item;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
